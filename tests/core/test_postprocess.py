@@ -1,0 +1,28 @@
+"""Thinking blocks never reach the user, however the stream splits them."""
+
+import pytest
+
+from trio_core.postprocess import ThinkStripper, strip_thinking
+
+
+def test_strip_thinking_from_a_finished_answer():
+    assert strip_thinking("<think>is it a cat?</think>\n\nA cat.") == "A cat."
+    assert strip_thinking("No thinking here.") == "No thinking here."
+    assert strip_thinking("Yes.<think>unfinished") == "Yes."
+
+
+TEXT = "<think>Let me look. A <b>tag</b> maybe.</think>\n\nThere is a red circle. x < y."
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, len(TEXT)])
+def test_stream_stripper_matches_the_whole_text_for_any_split(chunk):
+    stripper = ThinkStripper()
+    shown = "".join(stripper.feed(TEXT[i : i + chunk]) for i in range(0, len(TEXT), chunk)) + stripper.flush()
+    assert shown == "There is a red circle. x < y."
+
+
+def test_stream_stripper_holds_back_only_a_possible_tag():
+    stripper = ThinkStripper()
+    assert stripper.feed("Hello <th") == "Hello "
+    assert stripper.feed("ere") == "<there"
+    assert stripper.flush() == ""

@@ -1,0 +1,135 @@
+"""``trio bench overhead``: trio's torch path against raw transformers ``generate``, side by side."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+
+@click.command("overhead")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A local checkpoint. Default: a random-weight Qwen2.5-VL with real 3B layer widths "
+                   "(4 LLM layers, 4 vision blocks), built in a temporary directory.")
+@click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed runs of each path.")
+@click.option("--max-tokens", type=click.IntRange(1, 4096), default=32, show_default=True)
+@click.option("--frames", "frame_count", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Frames of the synthetic video (1 = an image).")
+@click.option("--size", type=click.IntRange(28, 1344), default=336, show_default=True, help="Frame side in pixels.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (keys include ratio and identical).")
+def overhead(model_dir, runs, max_tokens, frame_count, size, device, as_json):
+    """End-to-end latency of trio vs raw transformers on the same model and inputs (median ratio)."""
+    with tempfile.TemporaryDirectory(prefix="trio-bench-") as scratch:
+        if model_dir is None:
+            from .tiny import build_checkpoint
+
+            click.echo("Building a random-weight Qwen2.5-VL with real 3B layer widths...", err=True)
+            model_dir = build_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench")
+        report = measure_overhead(model_dir, runs=runs, max_tokens=max_tokens, frame_count=frame_count,
+                                  size=size, device=device)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(
+        f"model {report['model']} on {report['device']}: {report['frames']} frame(s) of {size}px, "
+        f"{report['prompt_tokens']} prompt tokens, {report['completion_tokens']} new tokens\n"
+        f"trio median {report['trio_ms']:.1f} ms | raw transformers median {report['raw_ms']:.1f} ms\n"
+        f"ratio trio/raw (median of {runs} paired runs): {report['ratio']:.3f}\n"
+        f"identical output: {'yes' if report['identical'] else 'NO'}"
+    )
+
+
+def measure_overhead(model_dir: Path, *, runs: int, max_tokens: int, frame_count: int, size: int, device: str) -> dict:
+    """Warm up both paths, then time them alternately (order swapped each round) on one loaded model."""
+    import torch
+
+    from trio_core import TrioCore
+
+    question = "Describe what happens in this video."
+    fps = 2.0
+    frames = synthetic_frames(frame_count, size)
+    engine = TrioCore(model=str(model_dir), backend="torch", device=device, max_tokens=max_tokens,
+                      dedup_threshold=0.0, fps=fps, max_frames=max(frame_count, 1), min_frames=1,
+                      max_side=size).load()
+    loaded = engine.model
+    media = list(frames) if frame_count > 1 else frames[0]
+
+    def trio_run():
+        return engine.analyze_video(media, question).token_ids
+
+    def raw_run():
+        inputs = raw_inputs(loaded.processor, frames, question, fps).to(loaded.device, dtype=loaded.model.dtype)
+        with torch.inference_mode():
+            output = loaded.model.generate(**inputs, max_new_tokens=max_tokens, do_sample=False,
+                                           eos_token_id=loaded.stop_token_ids)
+        return output[0, inputs["input_ids"].shape[1]:].tolist()
+
+    trio_ids, raw_ids = trio_run(), raw_run()  # warm-up
+    trio_times, raw_times, ratios = [], [], []
+    identical = trio_ids == raw_ids
+    for round_index in range(runs):
+        order = [("trio", trio_run), ("raw", raw_run)]
+        if round_index % 2:
+            order.reverse()
+        took = {}
+        for name, run in order:
+            start = time.perf_counter()
+            ids = run()
+            took[name] = (time.perf_counter() - start) * 1000
+            identical &= ids == (trio_ids if name == "trio" else raw_ids)
+        trio_times.append(took["trio"])
+        raw_times.append(took["raw"])
+        ratios.append(took["trio"] / took["raw"])
+    identical &= trio_ids == raw_ids
+    prompt = raw_inputs(loaded.processor, frames, question, fps)
+    return {
+        "model": str(model_dir),
+        "device": loaded.device,
+        "dtype": loaded.dtype,
+        "frames": frame_count,
+        "prompt_tokens": int(prompt["input_ids"].shape[1]),
+        "completion_tokens": len(trio_ids),
+        "runs": runs,
+        "trio_ms": statistics.median(trio_times),
+        "raw_ms": statistics.median(raw_times),
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+        "identical": identical,
+    }
+
+
+def raw_inputs(processor, frames: list[np.ndarray], question: str, fps: float):
+    """Processor inputs built the plain transformers way, without any trio code."""
+    from transformers.video_utils import VideoMetadata
+
+    if len(frames) == 1:
+        content = [{"type": "image", "image": frames[0]}, {"type": "text", "text": question}]
+        extra = {}
+    else:
+        content = [{"type": "video", "video": np.stack(frames)}, {"type": "text", "text": question}]
+        metadata = VideoMetadata(total_num_frames=len(frames), fps=fps, frames_indices=list(range(len(frames))),
+                                 duration=len(frames) / fps, width=frames[0].shape[1], height=frames[0].shape[0])
+        extra = {"video_metadata": [metadata], "do_sample_frames": False}
+    return processor.apply_chat_template(
+        [{"role": "user", "content": content}], tokenize=True, return_dict=True, return_tensors="pt",
+        add_generation_prompt=True, **extra,
+    )
+
+
+def synthetic_frames(count: int, size: int) -> list[np.ndarray]:
+    """A square moving across a gradient: deterministic frames that differ from each other."""
+    y, x = np.mgrid[0:size, 0:size]
+    frames = []
+    for index in range(count):
+        frame = np.stack([(x * 255 // size), (y * 255 // size), np.full_like(x, 96)], axis=-1).astype(np.uint8)
+        side = size // 5
+        left = (index * size // max(count, 1)) % (size - side)
+        frame[size // 3 : size // 3 + side, left : left + side] = (230, 40, 40)
+        frames.append(frame)
+    return frames

@@ -1,0 +1,188 @@
+"""A checkpoint loaded with transformers: prompt preparation and streamed generation."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
+
+from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, process_peak_rss_mb
+from trio_core.chat import Message
+
+from .families import TorchFamily
+
+_DONE = object()
+
+
+class TorchModel(LoadedModel):
+    """A transformers image-text-to-text model with its processor, on one device."""
+
+    backend = "torch"
+
+    def __init__(self, model, processor, family: TorchFamily, *, model_dir: Path, device: str, dtype: str):
+        self.model = model
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.family = family
+        self.model_dir = model_dir
+        self.device = device
+        self.dtype = dtype
+        self.stop_token_ids = stop_token_ids(model.generation_config, self.tokenizer, family.end_tokens)
+        self.visual_token_ids = visual_token_ids(processor)
+
+    def prepare(self, messages: list[Message]) -> PreparedPrompt:
+        inputs = self.family.build_inputs(self.processor, messages)
+        input_ids = inputs["input_ids"][0]
+        visual = int(sum((input_ids == token_id).sum().item() for token_id in self.visual_token_ids))
+        inputs = inputs.to(self.device, dtype=self.model.dtype)
+        return PreparedPrompt(inputs=inputs, prompt_tokens=int(input_ids.shape[0]), visual_tokens=visual)
+
+    def generation_kwargs(self, settings: GenerationSettings) -> dict:
+        """Arguments for ``model.generate``: greedy unless a temperature is set; stop on every end token."""
+        kwargs = {
+            "max_new_tokens": settings.max_tokens,
+            "eos_token_id": self.stop_token_ids,
+            "pad_token_id": self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_token_ids[0],
+        }
+        if settings.temperature > 0:
+            # top_k=0 turns off any top-k a checkpoint's generation_config carries: the user asked for top_p.
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=0)
+        else:
+            kwargs.update(do_sample=False)
+        return kwargs
+
+    def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
+        tokens: queue.SimpleQueue = queue.SimpleQueue()
+        streamer = _TokenStreamer(tokens)
+        cancel = threading.Event()
+        failure: list[BaseException] = []
+        kwargs = self.generation_kwargs(settings)
+
+        def run() -> None:
+            try:
+                if settings.seed is not None:
+                    torch.manual_seed(settings.seed)
+                with torch.inference_mode():
+                    self.model.generate(
+                        **prompt.inputs,
+                        **kwargs,
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
+                    )
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+            finally:
+                tokens.put(_DONE)
+
+        started = time.perf_counter()
+        worker = threading.Thread(target=run, name="trio-generate", daemon=True)
+        worker.start()
+        decoder = IncrementalDecoder(self.tokenizer)
+        first_at = None
+        try:
+            while (token := tokens.get()) is not _DONE:
+                if first_at is None:
+                    first_at = time.perf_counter()
+                    stats.prefill_ms = (first_at - started) * 1000
+                stats.token_ids.append(token)
+                if token in self.stop_token_ids:
+                    continue
+                delta = decoder.add(token)
+                if delta:
+                    yield delta
+        finally:
+            cancel.set()
+            worker.join()
+        if failure:
+            raise failure[0]
+        ended = time.perf_counter()
+        stats.completion_tokens = len(stats.token_ids)
+        stats.decode_ms = (ended - first_at) * 1000 if first_at is not None else 0.0
+        ended_on_stop = bool(stats.token_ids) and stats.token_ids[-1] in self.stop_token_ids
+        stats.finish_reason = "length" if len(stats.token_ids) >= settings.max_tokens and not ended_on_stop else "stop"
+
+    def reset_peak_memory(self) -> None:
+        if self.device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def peak_memory_mb(self) -> float:
+        if self.device.startswith("cuda"):
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        if self.device == "mps":
+            return torch.mps.driver_allocated_memory() / 2**20
+        return process_peak_rss_mb()
+
+    def close(self) -> None:
+        self.model = None
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+
+class _TokenStreamer(BaseStreamer):
+    """Receives tokens from ``generate``: the first call carries the prompt, which is skipped."""
+
+    def __init__(self, tokens: queue.SimpleQueue):
+        self.tokens = tokens
+        self.prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        for token in value.reshape(-1).tolist():
+            self.tokens.put(token)
+
+    def end(self) -> None:
+        pass
+
+
+class _Cancelled(StoppingCriteria):
+    """Stops generation when the consumer went away (closed stream, client disconnect)."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class IncrementalDecoder:
+    """Turns token ids into text deltas, holding back bytes of a character not yet complete."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.shown = ""
+
+    def add(self, token: int) -> str:
+        self.ids.append(token)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd") or not text.startswith(self.shown):
+            return ""
+        delta, self.shown = text[len(self.shown) :], text
+        return delta
+
+
+def stop_token_ids(generation_config, tokenizer, end_tokens: tuple[str, ...]) -> list[int]:
+    """Every id generation must stop on: the generation config's EOS ids, the tokenizer's, and the chat end tokens."""
+    ids: list[int] = []
+    configured = generation_config.eos_token_id
+    ids += configured if isinstance(configured, list) else [configured] if configured is not None else []
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    vocab = tokenizer.get_vocab()
+    ids += [vocab[token] for token in end_tokens if token in vocab]
+    return list(dict.fromkeys(ids))
+
+
+def visual_token_ids(processor) -> list[int]:
+    """Ids of the placeholder tokens that stand for visual features in the prompt."""
+    vocab = processor.tokenizer.get_vocab()
+    names = [getattr(processor, attr, None) for attr in ("image_token", "video_token")]
+    return list(dict.fromkeys(vocab[name] for name in names if isinstance(name, str) and name in vocab))

@@ -1,0 +1,121 @@
+"""The backend contract: how a plugin loads a model and generates an answer."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .chat import Message
+    from .config import EngineConfig
+    from .families import ModelFamily
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How to decode: greedy when ``temperature`` is 0."""
+
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+
+    @classmethod
+    def from_config(cls, config: EngineConfig, **overrides: Any) -> GenerationSettings:
+        values = {
+            "max_tokens": config.max_tokens,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "seed": config.seed,
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+
+@dataclass
+class PreparedPrompt:
+    """Model inputs built by a family from a conversation; ``inputs`` is backend-specific."""
+
+    inputs: Any
+    prompt_tokens: int
+    visual_tokens: int
+
+
+@dataclass
+class GenerationStats:
+    """What one generation did; filled by the backend as it runs."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prefill_ms: float = 0.0
+    decode_ms: float = 0.0
+    finish_reason: str = "stop"
+    token_ids: list[int] = field(default_factory=list)
+    visual_tokens_after: int | None = None
+    cache_hit: str = "none"
+
+
+class LoadedModel(ABC):
+    """A model loaded by a backend, ready to answer."""
+
+    backend: str
+    family: ModelFamily
+    model_dir: Path
+    device: str
+    dtype: str
+
+    @abstractmethod
+    def prepare(self, messages: list[Message]) -> PreparedPrompt:
+        """Turn a conversation (text, images, videos) into model inputs with the family's processor."""
+
+    @abstractmethod
+    def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
+        """Yield text deltas of the answer, filling ``stats`` as generation proceeds."""
+
+    def reset_peak_memory(self) -> None:
+        """Start a new peak-memory window (a request)."""
+
+    def peak_memory_mb(self) -> float:
+        """Peak memory since :meth:`reset_peak_memory`: accelerator memory, or the process's peak RSS."""
+        return process_peak_rss_mb()
+
+    def close(self) -> None:
+        """Release the model's memory."""
+
+
+class Backend(ABC):
+    """An inference engine that can load checkpoints of some model families."""
+
+    name: str
+    priority: int = 0
+
+    @abstractmethod
+    def is_available(self) -> bool:
+        """Whether this backend can run on this machine now (its libraries import, its hardware exists)."""
+
+    def unavailable_reason(self) -> str | None:
+        return None if self.is_available() else f"the {self.name} backend cannot run here"
+
+    def devices(self) -> list[str]:
+        """Devices this backend could use here, best first."""
+        return []
+
+    @abstractmethod
+    def load(self, model_dir: Path, family: ModelFamily, config: EngineConfig) -> LoadedModel:
+        """Load the checkpoint in ``model_dir`` (already downloaded) on the configured device."""
+
+    def describe(self) -> dict:
+        available = self.is_available()
+        return {"priority": self.priority, "available": available, "devices": self.devices() if available else []}
+
+
+def process_peak_rss_mb() -> float:
+    """The process's peak resident memory in MB (Linux reports KiB, macOS bytes)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

@@ -1,0 +1,140 @@
+"""The ``trio`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .errors import TrioError
+
+
+class TrioGroup(click.Group):
+    """A click group that prints a :class:`TrioError` as one sentence and exits 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TrioError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=TrioGroup)
+@click.version_option(package_name="trio-core", prog_name="trio")
+def cli():
+    """trio: ask questions about videos and images with a local vision-language model."""
+
+
+@cli.group(cls=TrioGroup)
+def bench():
+    """Benchmarks that measure trio against the raw libraries, side by side in one run."""
+
+
+def engine_options(command):
+    """Options every command that loads a model shares; unset ones fall back to TRIO_* and defaults."""
+    options = [
+        click.option("--model", "-m", help="Hub id or local model directory [env TRIO_MODEL]."),
+        click.option("--backend", help="Backend plugin, or 'auto' [env TRIO_BACKEND]."),
+        click.option("--device", help="cpu, cuda, cuda:N, mps or auto [env TRIO_DEVICE]."),
+        click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), help="Weights dtype."),
+        click.option("--optimizers", help="Comma-separated optimizers, e.g. tome,kvreuse [env TRIO_OPTIMIZERS]."),
+        click.option("--max-tokens", type=int, help="Most new tokens [env TRIO_MAX_TOKENS]."),
+        click.option("--temperature", type=float, help="0 is greedy [env TRIO_TEMPERATURE]."),
+        click.option("--top-p", type=float, help="Nucleus sampling mass [env TRIO_TOP_P]."),
+        click.option("--seed", type=int, help="Sampling seed."),
+        click.option("--fps", type=float, help="Frames sampled per second of video [env TRIO_FPS]."),
+        click.option("--min-frames", type=int, help="Fewest frames sampled [env TRIO_MIN_FRAMES]."),
+        click.option("--max-frames", type=int, help="Most frames sampled [env TRIO_MAX_FRAMES]."),
+        click.option("--max-side", type=int, help="Longest frame side in pixels [env TRIO_MAX_SIDE]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+ENGINE_OPTION_NAMES = (
+    "model", "backend", "device", "dtype", "optimizers", "max_tokens", "temperature", "top_p", "seed",
+    "fps", "min_frames", "max_frames", "max_side",
+)  # fmt: skip
+
+
+def engine_from_options(options: dict):
+    """A loaded :class:`TrioCore` from the shared options (flag > environment > default)."""
+    from .sdk import TrioCore
+
+    return TrioCore(**{name: options.get(name) for name in ENGINE_OPTION_NAMES}).load()
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--question", "-q", required=True, help="What to ask about the video or image.")
+@engine_options
+@click.option("--json", "as_json", is_flag=True, help="Print the answer, model, backend and all metrics as JSON.")
+def analyze(source, question, as_json, **options):
+    """Answer QUESTION about SOURCE: a video or image path, or an http(s) URL."""
+    from .sdk import AnalysisResult
+
+    engine = engine_from_options(options)
+    result = None
+    for item in engine.stream_video(source, question):
+        if isinstance(item, AnalysisResult):
+            result = item
+        elif not as_json:
+            click.echo(item, nl=False)
+            sys.stdout.flush()
+    if as_json:
+        click.echo(json.dumps(result.model_dump(), indent=2))
+    else:
+        click.echo()
+        click.secho(result.metrics.summary(), err=True, dim=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json):
+    """List every loaded plugin, its distribution, version, hooks and what it registers."""
+    from .plugins import plugin_report
+
+    report = plugin_report()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for plugin in report:
+        origin = f"{plugin['distribution']} {plugin['version']}" if plugin["distribution"] else "registered at run time"
+        click.echo(f"{plugin['name']}  ({origin})")
+        click.echo(f"  hooks: {', '.join(plugin['hooks'])}")
+        for kind, items in plugin["registers"].items():
+            click.echo(f"  {kind}: {', '.join(_brief(item) for item in items)}")
+
+
+def _brief(item: dict) -> str:
+    extra = item.get("families") or item.get("schemes") or item.get("model_types")
+    return f"{item['name']} [{', '.join(extra)}]" if extra else item["name"]
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(as_json):
+    """What is installed, which backend and device would run, and whether video decoding works."""
+    from .doctor import diagnose, render
+
+    report = diagnose()
+    click.echo(json.dumps(report, indent=2) if as_json else render(report))
+
+
+def _add_plugin_commands() -> None:
+    from .plugins import load_plugins
+
+    load_plugins().hook.register_commands(cli=cli)
+
+
+_add_plugin_commands()
+
+
+def main() -> None:
+    cli(prog_name="trio")

@@ -1,0 +1,57 @@
+"""What flows between a frame source and the model: timestamped RGB frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One decoded frame.
+
+    ``image`` is ``(height, width, 3)`` uint8 RGB; ``timestamp`` is seconds from the start of
+    the source; ``index`` is the frame's position in the source when known (else its
+    position among the frames the source yielded).
+    """
+
+    image: np.ndarray
+    timestamp: float
+    index: int
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """How many frames to take from a source, and how large.
+
+    A file source spreads ``clamp(duration * fps, min_frames, max_frames)`` frames uniformly
+    over the video (never more than the video has) and seeks to each; a live source takes at
+    most ``fps`` frames a second. Frames are scaled down so the longer side is at most
+    ``max_side`` (aspect ratio kept).
+    """
+
+    fps: float = 2.0
+    min_frames: int = 2
+    max_frames: int = 16
+    max_side: int | None = 640
+
+    @classmethod
+    def from_config(cls, config) -> "SamplingPlan":
+        return cls(fps=config.fps, min_frames=config.min_frames, max_frames=config.max_frames, max_side=config.max_side)
+
+
+def fit_within(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """``(width, height)`` scaled down so neither side exceeds ``max_side``; even sizes for the scaler."""
+    if not max_side or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)

@@ -1,0 +1,64 @@
+"""The hooks a trio plugin can implement.
+
+Each hook receives a ``register`` callback; a plugin calls it once per thing it adds::
+
+    from trio_core import hookimpl
+
+    @hookimpl
+    def register_frame_sources(register):
+        register(MySource())
+
+The core's own frame sources and filters are registered through these same hooks.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("trio")
+hookimpl = pluggy.HookimplMarker("trio")
+
+
+@hookspec
+def register_backends(register):
+    """Register inference backends: ``register(backend)`` with a :class:`trio_core.backends.Backend`.
+
+    Called once when the plugin manager first builds its registry.
+    """
+
+
+@hookspec
+def register_model_families(register):
+    """Register model families: ``register(family)`` with a :class:`trio_core.families.ModelFamily`.
+
+    A family says which checkpoints it matches (``config.json``'s ``model_type``), what it can
+    do (video, images, which optimizers), and which backend runs it.
+    """
+
+
+@hookspec
+def register_optimizers(register):
+    """Register vision-token optimizers: ``register(optimizer)`` with a :class:`trio_core.optimizers.Optimizer`."""
+
+
+@hookspec
+def register_frame_sources(register):
+    """Register frame sources: ``register(source)`` with a :class:`trio_core.sources.FrameSource`."""
+
+
+@hookspec
+def register_frame_filters(register):
+    """Register frame filters: ``register(name, factory)``.
+
+    ``factory(config)`` takes the :class:`trio_core.config.EngineConfig` and returns a fresh
+    :class:`trio_core.filters.FrameFilter`, or ``None`` when the config turns the filter off.
+    Filters run in registration order, after sampling and before the model.
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``trio`` CLI: ``cli`` is the root :class:`click.Group`.
+
+    ``cli.commands["bench"]`` is the group that ``trio bench <name>`` benchmarks attach to.
+    """

@@ -1,0 +1,91 @@
+"""The data path: source -> sampler -> filters -> model family -> optimizers -> generate -> postprocess."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from .backends import GenerationSettings, GenerationStats, LoadedModel
+from .chat import ImagePart, Message, VideoPart
+from .config import EngineConfig
+from .errors import MediaError
+from .frames import Frame, SamplingPlan
+from .metrics import Metrics
+from .plugins import registry
+from .postprocess import ThinkStripper
+from .sources import read_frames
+
+# Where each built-in filter's survivors are counted in Metrics.
+_FILTER_COUNTS = {"dedup": "frames_after_dedup", "motion_gate": "frames_after_motion_gate"}
+
+
+def gather_frames(target, plan: SamplingPlan, config: EngineConfig, metrics: Metrics) -> list[Frame]:
+    """Read ``target`` through its frame source, then run every enabled frame filter in order."""
+    frames = read_frames(target, plan, config)
+    if not frames:
+        raise MediaError(f"No frame could be read from {_name(target)}.")
+    metrics.frames_in = len(frames)
+    for field_name in _FILTER_COUNTS.values():
+        setattr(metrics, field_name, len(frames))
+    for item in registry().of_kind("frame filter"):
+        frame_filter = item.obj(config)
+        if frame_filter is None:
+            continue
+        frames = frame_filter.apply(frames)
+        if item.name in _FILTER_COUNTS:
+            setattr(metrics, _FILTER_COUNTS[item.name], len(frames))
+    metrics.frames_used = len(frames)
+    return frames
+
+
+def media_part(frames: list[Frame], plan: SamplingPlan) -> ImagePart | VideoPart:
+    """One frame is an image; several are a video (families without video turn them into images)."""
+    if len(frames) == 1:
+        return ImagePart(frames[0])
+    return VideoPart(tuple(frames), fps=plan.fps)
+
+
+def answer(
+    model: LoadedModel,
+    messages: list[Message],
+    settings: GenerationSettings,
+    metrics: Metrics,
+    *,
+    strip_thinking: bool,
+    started: float,
+) -> Iterator[str]:
+    """Prepare the prompt, generate, and yield the visible answer; fills ``metrics`` at the end.
+
+    The generator's return value is the backend's :class:`GenerationStats`.
+    """
+    prompt = model.prepare(messages)
+    metrics.preprocess_ms = (time.perf_counter() - started) * 1000
+    metrics.prompt_tokens = prompt.prompt_tokens
+    metrics.visual_tokens = prompt.visual_tokens
+    stats = GenerationStats(prompt_tokens=prompt.prompt_tokens)
+    model.reset_peak_memory()
+    stripper = ThinkStripper() if strip_thinking else None
+    for delta in model.generate(prompt, settings, stats):
+        shown = stripper.feed(delta) if stripper else delta
+        if shown:
+            yield shown
+    if stripper:
+        tail = stripper.flush()
+        if tail:
+            yield tail
+    metrics.visual_tokens_after = stats.visual_tokens_after if stats.visual_tokens_after is not None else prompt.visual_tokens
+    metrics.cache_hit = stats.cache_hit
+    metrics.prompt_tokens = stats.prompt_tokens
+    metrics.completion_tokens = stats.completion_tokens
+    metrics.ttft_ms = metrics.preprocess_ms + stats.prefill_ms
+    metrics.prefill_ms = stats.prefill_ms
+    metrics.decode_ms = stats.decode_ms
+    if stats.completion_tokens > 1 and stats.decode_ms > 0:
+        metrics.decode_tokens_per_s = (stats.completion_tokens - 1) / (stats.decode_ms / 1000)
+    metrics.peak_memory_mb = model.peak_memory_mb()
+    metrics.latency_ms = (time.perf_counter() - started) * 1000
+    return stats
+
+
+def _name(target) -> str:
+    return str(target) if isinstance(target, str) else type(target).__name__

@@ -1,0 +1,173 @@
+"""The Python SDK: ``TrioCore(config).load()``, then ask questions about videos and images."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .backends import Backend, GenerationSettings, LoadedModel
+from .chat import Message, question_about
+from .config import EngineConfig, load_config
+from .errors import PluginNotFoundError, TrioError
+from .families import ModelFamily, select_family
+from .frames import SamplingPlan
+from .metrics import Metrics
+from .models import read_model_type, resolve_model
+from .optimizers import Optimizer, plan_optimizers
+from .pipeline import answer, gather_frames, media_part
+from .plugins import Registry, missing_message, registry
+
+
+class AnalysisResult(BaseModel):
+    """An answer and how it was produced."""
+
+    text: str
+    model: str
+    backend: str
+    family: str
+    device: str
+    finish_reason: str
+    optimizers: list[str]
+    metrics: Metrics
+    token_ids: list[int] = Field(default_factory=list, description="Generated token ids, end token included.")
+
+
+class TrioCore:
+    """The engine. Load once, then ask as many questions as you like.
+
+    >>> engine = TrioCore(model="path/to/model").load()
+    >>> engine.analyze_video("clip.mp4", "What is happening?").text
+    """
+
+    def __init__(self, config: EngineConfig | None = None, **overrides: Any) -> None:
+        if config is None:
+            self.config = load_config(**overrides)
+        else:
+            self.config = config.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        self.model: LoadedModel | None = None
+        self.optimizers: list[Optimizer] = []
+
+    # Loading ----------------------------------------------------------------------------
+
+    def load(self) -> TrioCore:
+        """Resolve the model (downloading it if needed), pick a backend and family, apply optimizers."""
+        model_dir = resolve_model(self.config.model)
+        model_type = read_model_type(model_dir)
+        reg = registry()
+        backend, family = choose_backend(self.config.backend, model_type, reg)
+        optimizers = plan_optimizers(self.config.optimizers, family.name, backend.name, reg)
+        model = backend.load(model_dir, family, self.config)
+        for optimizer in optimizers:
+            optimizer.apply(model, self.config)
+        self.close()
+        self.model, self.optimizers = model, optimizers
+        return self
+
+    def close(self) -> None:
+        """Release the loaded model."""
+        if self.model is not None:
+            self.model.close()
+            self.model = None
+
+    def _loaded(self) -> LoadedModel:
+        if self.model is None:
+            raise TrioError("The engine has no model loaded: call TrioCore(...).load() first.")
+        return self.model
+
+    # Questions --------------------------------------------------------------------------
+
+    def analyze_video(self, video: Any, question: str, **settings: Any) -> AnalysisResult:
+        """Answer ``question`` about a video: a path, an http(s) URL, or frames (numpy/PIL)."""
+        return _last(self.stream_video(video, question, **settings))
+
+    def analyze_frame(self, image: Any, question: str, **settings: Any) -> AnalysisResult:
+        """Answer ``question`` about one image: a path, a URL, a numpy array or a PIL image."""
+        return _last(self.stream_frame(image, question, **settings))
+
+    def stream_video(self, video: Any, question: str, **settings: Any) -> Iterator[str | AnalysisResult]:
+        """Like :meth:`analyze_video`, but yields text deltas as they are generated, then the result."""
+        plan = SamplingPlan.from_config(self.config)
+        return self._stream(video, question, plan, settings)
+
+    def stream_frame(self, image: Any, question: str, **settings: Any) -> Iterator[str | AnalysisResult]:
+        """Like :meth:`analyze_frame`, but yields text deltas, then the result."""
+        plan = SamplingPlan(fps=self.config.fps, min_frames=1, max_frames=1, max_side=self.config.max_side)
+        return self._stream(image, question, plan, settings)
+
+    def stream_chat(self, messages: list[Message], **settings: Any) -> Iterator[str | AnalysisResult]:
+        """Answer a whole conversation whose media are already frames (the server's entry point)."""
+        return self._generate(messages, Metrics(), time.perf_counter(), settings)
+
+    def _stream(self, target, question, plan, settings) -> Iterator[str | AnalysisResult]:
+        started = time.perf_counter()
+        self._loaded()
+        metrics = Metrics()
+        frames = gather_frames(target, plan, self.config, metrics)
+        messages = question_about(media_part(frames, plan), question)
+        yield from self._generate(messages, metrics, started, settings)
+
+    def _generate(self, messages, metrics, started, settings) -> Iterator[str | AnalysisResult]:
+        model = self._loaded()
+        strip = settings.pop("strip_thinking", self.config.strip_thinking)
+        generation = GenerationSettings.from_config(self.config, **settings)
+        deltas: list[str] = []
+        stream = answer(model, messages, generation, metrics, strip_thinking=strip, started=started)
+        while True:
+            try:
+                delta = next(stream)
+            except StopIteration as done:
+                stats = done.value
+                break
+            deltas.append(delta)
+            yield delta
+        yield AnalysisResult(
+            text="".join(deltas).strip(),
+            model=self.config.model,
+            backend=model.backend,
+            family=model.family.name,
+            device=model.device,
+            finish_reason=stats.finish_reason,
+            optimizers=[optimizer.name for optimizer in self.optimizers],
+            metrics=metrics,
+            token_ids=stats.token_ids,
+        )
+
+
+def choose_backend(requested: str, model_type: str, reg: Registry) -> tuple[Backend, ModelFamily]:
+    """The backend to run a ``model_type`` checkpoint, and its family for it.
+
+    ``auto`` takes the available backend with the highest priority that has a family made for
+    this model type, and only then one that merely has a fallback family.
+    """
+    backends: list[Backend] = reg.objects("backend")
+    families: list[ModelFamily] = reg.objects("model family")
+    if requested != "auto":
+        backend = reg.find("backend", requested)
+        if not backend.is_available():
+            raise PluginNotFoundError(f"The {requested} backend is installed but cannot run: {backend.unavailable_reason()}.")
+        family = select_family(model_type, backend.name, families)
+        if family is None:
+            raise PluginNotFoundError(f"The {requested} backend has no model family for model_type '{model_type}'.")
+        return backend, family
+    available = sorted((b for b in backends if b.is_available()), key=lambda b: -b.priority)
+    if not available:
+        raise PluginNotFoundError(missing_message("backend", "torch", [b.name for b in backends]))
+    for exact in (True, False):
+        for backend in available:
+            family = select_family(model_type, backend.name, families)
+            if family is not None and (family.matches(model_type) or not exact):
+                return backend, family
+    raise PluginNotFoundError(
+        f"No installed backend can run model_type '{model_type}' (available: {', '.join(b.name for b in available)})."
+    )
+
+
+def _last(stream: Iterator[str | AnalysisResult]) -> AnalysisResult:
+    result = None
+    for item in stream:
+        result = item
+    assert isinstance(result, AnalysisResult)
+    return result
