@@ -4,10 +4,9 @@ import json
 
 import pytest
 
+from tests.cli import run_trio
 from trio_core.config import DEFAULT_MODEL, EngineConfig, load_config
 from trio_core.errors import ConfigError
-
-from tests.cli import run_trio
 
 
 def test_defaults(monkeypatch):
@@ -46,18 +45,43 @@ def test_invalid_values_are_one_clear_sentence(overrides, fragment):
 
 def test_cli_flag_beats_environment_end_to_end(echo_site, echo_model):
     env = {"TRIO_PLUGINS": "echo", "TRIO_MAX_TOKENS": "2", "TRIO_MODEL": str(echo_model), "TRIO_BACKEND": "echo"}
-    from_env = json.loads(run_trio("analyze", "fake://x", "-q", "hello there", "--json", site=echo_site, env=env,
-                                   check=True).stdout)
+    from_env = json.loads(
+        run_trio("analyze", "fake://x", "-q", "hello there", "--json", site=echo_site, env=env, check=True).stdout
+    )
     assert from_env["text"] == "I saw"
     assert from_env["finish_reason"] == "length"
-    from_flag = json.loads(run_trio("analyze", "fake://x", "-q", "hello there", "--max-tokens", "3", "--json",
-                                    site=echo_site, env=env, check=True).stdout)
+    from_flag = json.loads(
+        run_trio(
+            "analyze",
+            "fake://x",
+            "-q",
+            "hello there",
+            "--max-tokens",
+            "3",
+            "--json",
+            site=echo_site,
+            env=env,
+            check=True,
+        ).stdout
+    )
     assert from_flag["text"] == "I saw 5"
 
 
 def test_cli_rejects_a_bad_setting_in_one_line(echo_site, echo_model):
-    result = run_trio("analyze", "fake://x", "-q", "hi", "--model", str(echo_model), "--backend", "echo",
-                      "--fps", "0", site=echo_site, env={"TRIO_PLUGINS": "echo"})
+    result = run_trio(
+        "analyze",
+        "fake://x",
+        "-q",
+        "hi",
+        "--model",
+        str(echo_model),
+        "--backend",
+        "echo",
+        "--fps",
+        "0",
+        site=echo_site,
+        env={"TRIO_PLUGINS": "echo"},
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("Error: Invalid setting fps")
     assert result.stderr.strip().count("\n") == 0

@@ -4,11 +4,10 @@ import json
 
 import pytest
 
+from tests.cli import run_trio
 from trio_core import TrioCore
 from trio_core.errors import PluginNotFoundError
 from trio_core.plugins import load_plugins, pm, registry
-
-from tests.cli import run_trio
 
 
 def test_installed_plugin_is_listed_with_its_distribution_and_hooks(echo_site):
@@ -26,8 +25,19 @@ def test_installed_plugin_is_listed_with_its_distribution_and_hooks(echo_site):
 
 def test_installed_plugin_backend_and_source_answer_through_the_cli(echo_site, echo_model):
     result = run_trio(
-        "analyze", "fake://garden", "-q", "what moved?", "--model", str(echo_model), "--backend", "echo",
-        "--max-frames", "3", "--json", site=echo_site, check=True,
+        "analyze",
+        "fake://garden",
+        "-q",
+        "what moved?",
+        "--model",
+        str(echo_model),
+        "--backend",
+        "echo",
+        "--max-frames",
+        "3",
+        "--json",
+        site=echo_site,
+        check=True,
     )
     answer = json.loads(result.stdout)
     assert answer["text"] == "I saw 3 frames and you asked: what moved?"
@@ -38,28 +48,62 @@ def test_installed_plugin_backend_and_source_answer_through_the_cli(echo_site, e
 def test_trio_plugins_restricts_loading(echo_site):
     none = json.loads(run_trio("plugins", "--json", site=echo_site, env={"TRIO_PLUGINS": ""}, check=True).stdout)
     assert {plugin["name"] for plugin in none} == {"trio_core.sources", "trio_core.filters"}
-    only_echo = json.loads(run_trio("plugins", "--json", site=echo_site, env={"TRIO_PLUGINS": "echo"}, check=True).stdout)
+    only_echo = json.loads(
+        run_trio("plugins", "--json", site=echo_site, env={"TRIO_PLUGINS": "echo"}, check=True).stdout
+    )
     assert {plugin["name"] for plugin in only_echo} == {"trio_core.sources", "trio_core.filters", "echo"}
 
 
 def test_missing_backend_names_the_package_to_install(echo_site, echo_model):
-    result = run_trio("analyze", "fake://x", "-q", "hi", "--model", str(echo_model), "--backend", "torch",
-                      site=echo_site, env={"TRIO_PLUGINS": "echo"})
+    result = run_trio(
+        "analyze",
+        "fake://x",
+        "-q",
+        "hi",
+        "--model",
+        str(echo_model),
+        "--backend",
+        "torch",
+        site=echo_site,
+        env={"TRIO_PLUGINS": "echo"},
+    )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "pip install trio-backend-torch" in result.stderr
 
 
 def test_missing_optimizer_names_the_package_to_install(echo_site, echo_model):
-    result = run_trio("analyze", "fake://x", "-q", "hi", "--model", str(echo_model), "--backend", "echo",
-                      "--optimizers", "tome", site=echo_site, env={"TRIO_PLUGINS": "echo"})
+    result = run_trio(
+        "analyze",
+        "fake://x",
+        "-q",
+        "hi",
+        "--model",
+        str(echo_model),
+        "--backend",
+        "echo",
+        "--optimizers",
+        "tome",
+        site=echo_site,
+        env={"TRIO_PLUGINS": "echo"},
+    )
     assert result.returncode == 1
     assert "pip install trio-opt-tome" in result.stderr
 
 
 def test_a_source_for_an_unknown_scheme_names_its_package(echo_site, echo_model):
-    result = run_trio("analyze", "rtsp://127.0.0.1:8554/cam", "-q", "hi", "--model", str(echo_model),
-                      "--backend", "echo", site=echo_site, env={"TRIO_PLUGINS": "echo"})
+    result = run_trio(
+        "analyze",
+        "rtsp://127.0.0.1:8554/cam",
+        "-q",
+        "hi",
+        "--model",
+        str(echo_model),
+        "--backend",
+        "echo",
+        site=echo_site,
+        env={"TRIO_PLUGINS": "echo"},
+    )
     assert result.returncode == 1
     assert "trio-source-rtsp" in result.stderr
 

@@ -13,13 +13,23 @@ import numpy as np
 
 
 @click.command("overhead")
-@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A local checkpoint. Default: a random-weight Qwen2.5-VL with real 3B layer widths "
-                   "(4 LLM layers, 4 vision blocks), built in a temporary directory.")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A local checkpoint. Default: a random-weight Qwen2.5-VL with real 3B layer widths "
+    "(4 LLM layers, 4 vision blocks), built in a temporary directory.",
+)
 @click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed runs of each path.")
 @click.option("--max-tokens", type=click.IntRange(1, 4096), default=32, show_default=True)
-@click.option("--frames", "frame_count", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Frames of the synthetic video (1 = an image).")
+@click.option(
+    "--frames",
+    "frame_count",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Frames of the synthetic video (1 = an image).",
+)
 @click.option("--size", type=click.IntRange(28, 1344), default=336, show_default=True, help="Frame side in pixels.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (keys include ratio and identical).")
@@ -31,8 +41,9 @@ def overhead(model_dir, runs, max_tokens, frame_count, size, device, as_json):
 
             click.echo("Building a random-weight Qwen2.5-VL with real 3B layer widths...", err=True)
             model_dir = build_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench")
-        report = measure_overhead(model_dir, runs=runs, max_tokens=max_tokens, frame_count=frame_count,
-                                  size=size, device=device)
+        report = measure_overhead(
+            model_dir, runs=runs, max_tokens=max_tokens, frame_count=frame_count, size=size, device=device
+        )
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -54,9 +65,17 @@ def measure_overhead(model_dir: Path, *, runs: int, max_tokens: int, frame_count
     question = "Describe what happens in this video."
     fps = 2.0
     frames = synthetic_frames(frame_count, size)
-    engine = TrioCore(model=str(model_dir), backend="torch", device=device, max_tokens=max_tokens,
-                      dedup_threshold=0.0, fps=fps, max_frames=max(frame_count, 1), min_frames=1,
-                      max_side=size).load()
+    engine = TrioCore(
+        model=str(model_dir),
+        backend="torch",
+        device=device,
+        max_tokens=max_tokens,
+        dedup_threshold=0.0,
+        fps=fps,
+        max_frames=max(frame_count, 1),
+        min_frames=1,
+        max_side=size,
+    ).load()
     loaded = engine.model
     media = list(frames) if frame_count > 1 else frames[0]
 
@@ -66,9 +85,10 @@ def measure_overhead(model_dir: Path, *, runs: int, max_tokens: int, frame_count
     def raw_run():
         inputs = raw_inputs(loaded.processor, frames, question, fps).to(loaded.device, dtype=loaded.model.dtype)
         with torch.inference_mode():
-            output = loaded.model.generate(**inputs, max_new_tokens=max_tokens, do_sample=False,
-                                           eos_token_id=loaded.stop_token_ids)
-        return output[0, inputs["input_ids"].shape[1]:].tolist()
+            output = loaded.model.generate(
+                **inputs, max_new_tokens=max_tokens, do_sample=False, eos_token_id=loaded.stop_token_ids
+            )
+        return output[0, inputs["input_ids"].shape[1] :].tolist()
 
     trio_ids, raw_ids = trio_run(), raw_run()  # warm-up
     trio_times, raw_times, ratios = [], [], []
@@ -113,12 +133,22 @@ def raw_inputs(processor, frames: list[np.ndarray], question: str, fps: float):
         extra = {}
     else:
         content = [{"type": "video", "video": np.stack(frames)}, {"type": "text", "text": question}]
-        metadata = VideoMetadata(total_num_frames=len(frames), fps=fps, frames_indices=list(range(len(frames))),
-                                 duration=len(frames) / fps, width=frames[0].shape[1], height=frames[0].shape[0])
+        metadata = VideoMetadata(
+            total_num_frames=len(frames),
+            fps=fps,
+            frames_indices=list(range(len(frames))),
+            duration=len(frames) / fps,
+            width=frames[0].shape[1],
+            height=frames[0].shape[0],
+        )
         extra = {"video_metadata": [metadata], "do_sample_frames": False}
     return processor.apply_chat_template(
-        [{"role": "user", "content": content}], tokenize=True, return_dict=True, return_tensors="pt",
-        add_generation_prompt=True, **extra,
+        [{"role": "user", "content": content}],
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        add_generation_prompt=True,
+        processor_kwargs=extra,
     )
 
 

@@ -48,7 +48,9 @@ class TorchModel(LoadedModel):
         kwargs = {
             "max_new_tokens": settings.max_tokens,
             "eos_token_id": self.stop_token_ids,
-            "pad_token_id": self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_token_ids[0],
+            "pad_token_id": self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else self.stop_token_ids[0],
         }
         if settings.temperature > 0:
             # top_k=0 turns off any top-k a checkpoint's generation_config carries: the user asked for top_p.

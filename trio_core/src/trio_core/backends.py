@@ -75,14 +75,14 @@ class LoadedModel(ABC):
     def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
         """Yield text deltas of the answer, filling ``stats`` as generation proceeds."""
 
-    def reset_peak_memory(self) -> None:
+    def reset_peak_memory(self) -> None:  # noqa: B027 - optional: only accelerators have a resettable peak
         """Start a new peak-memory window (a request)."""
 
     def peak_memory_mb(self) -> float:
         """Peak memory since :meth:`reset_peak_memory`: accelerator memory, or the process's peak RSS."""
         return process_peak_rss_mb()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most models free their memory when dropped
         """Release the model's memory."""
 
 

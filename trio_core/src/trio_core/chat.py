@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 from .frames import Frame
 
@@ -26,7 +26,7 @@ class VideoPart:
     fps: float
 
 
-Part = Union[TextPart, ImagePart, VideoPart]
+Part = TextPart | ImagePart | VideoPart
 
 
 @dataclass

@@ -64,10 +64,10 @@ ENGINE_OPTION_NAMES = (
 
 
 def engine_from_options(options: dict):
-    """A loaded :class:`TrioCore` from the shared options (flag > environment > default)."""
+    """A :class:`TrioCore`, not yet loaded, from the shared options (flag > environment > default)."""
     from .sdk import TrioCore
 
-    return TrioCore(**{name: options.get(name) for name in ENGINE_OPTION_NAMES}).load()
+    return TrioCore(**{name: options.get(name) for name in ENGINE_OPTION_NAMES})
 
 
 @cli.command()
@@ -80,8 +80,10 @@ def analyze(source, question, as_json, **options):
     from .sdk import AnalysisResult
 
     engine = engine_from_options(options)
+    clip = engine.read_video(source)  # a bad file fails now, not after a model has loaded
+    engine.load()
     result = None
-    for item in engine.stream_video(source, question):
+    for item in engine.stream_video(clip, question):
         if isinstance(item, AnalysisResult):
             result = item
         elif not as_json:

@@ -94,5 +94,7 @@ def load_config(**overrides) -> EngineConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "config"
-        raise ConfigError(f"Invalid setting {where}: {first['msg']} (set it with --{where.replace('_', '-')} "
-                          f"or TRIO_{where.upper()}).") from None
+        raise ConfigError(
+            f"Invalid setting {where}: {first['msg']} (set it with --{where.replace('_', '-')} "
+            f"or TRIO_{where.upper()})."
+        ) from None

@@ -39,7 +39,9 @@ def diagnose() -> dict:
         "trio_core": importlib.metadata.version("trio-core"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "plugins": [{"name": p["name"], "distribution": p["distribution"], "version": p["version"]} for p in plugin_report()],
+        "plugins": [
+            {"name": p["name"], "distribution": p["distribution"], "version": p["version"]} for p in plugin_report()
+        ],
         "backends": backends,
         "would_use": {"backend": usable[0]["name"], "device": usable[0]["devices"][0]} if usable else None,
         "pyav": av.__version__,
@@ -77,7 +79,9 @@ def render(report: dict) -> str:
     if not report["backends"]:
         lines.append("  none installed: run `pip install trio-backend-torch`")
     choice = report["would_use"]
-    lines.append(f"would use: {choice['backend']} on {choice['device']}" if choice else "would use: nothing (no usable backend)")
+    lines.append(
+        f"would use: {choice['backend']} on {choice['device']}" if choice else "would use: nothing (no usable backend)"
+    )
     ffmpeg = ", ".join(f"{k} {v}" for k, v in report["ffmpeg"].items() if k in ("libavformat", "libavcodec"))
     lines.append(f"video: PyAV {report['pyav']} ({ffmpeg})")
     lines.append(f"model cache: {report['model_cache']} ({report['model_cache_free_gb']} GB free)")

@@ -32,7 +32,12 @@ class ModelFamily:
         return ANY_MODEL_TYPE in self.model_types
 
     def describe(self) -> dict:
-        return {"backend": self.backend, "model_types": list(self.model_types), "video": self.video, "image": self.image}
+        return {
+            "backend": self.backend,
+            "model_types": list(self.model_types),
+            "video": self.video,
+            "image": self.image,
+        }
 
 
 def select_family(model_type: str, backend: str, families: list[ModelFamily]) -> ModelFamily | None:

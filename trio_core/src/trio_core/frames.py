@@ -45,7 +45,7 @@ class SamplingPlan:
     max_side: int | None = 640
 
     @classmethod
-    def from_config(cls, config) -> "SamplingPlan":
+    def from_config(cls, config) -> SamplingPlan:
         return cls(fps=config.fps, min_frames=config.min_frames, max_frames=config.max_frames, max_side=config.max_side)
 
 

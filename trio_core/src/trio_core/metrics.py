@@ -23,18 +23,24 @@ class Metrics(BaseModel):
     frames_after_dedup: int = Field(0, description="Frames left after temporal dedup (equal to frames_in when off).")
     frames_after_motion_gate: int = Field(0, description="Frames left after the motion gate (unchanged when off).")
     frames_used: int = Field(0, description="Frames given to the model after every filter.")
-    visual_tokens: int = Field(0, description="Visual tokens the vision encoder produced for the LLM, before optimizers.")
+    visual_tokens: int = Field(
+        0, description="Visual tokens the vision encoder produced for the LLM, before optimizers."
+    )
     visual_tokens_after: int = Field(0, description="Visual tokens the LLM actually attended to, after optimizers.")
     visual_token_steps: list[VisualTokenStep] = Field(default_factory=list)
     cache_hit: str = Field("none", description="'none' when nothing was reused; a KV-reuse plugin names its hit kind.")
     preprocess_ms: float = Field(0.0, description="Reading, sampling and filtering frames, and the processor.")
     ttft_ms: float = Field(0.0, description="From the call to the first new token (preprocess + prefill).")
-    prefill_ms: float = Field(0.0, description="Vision encoder and prompt prefill: from the start of generation to the first token.")
+    prefill_ms: float = Field(
+        0.0, description="Vision encoder and prompt prefill: from the start of generation to the first token."
+    )
     decode_ms: float = Field(0.0, description="Generating the tokens after the first.")
     prompt_tokens: int = 0
     completion_tokens: int = 0
     decode_tokens_per_s: float = Field(0.0, description="Tokens after the first, per second of decode.")
-    peak_memory_mb: float = Field(0.0, description="Peak accelerator memory during the request, or the process's peak RSS on CPU.")
+    peak_memory_mb: float = Field(
+        0.0, description="Peak accelerator memory during the request, or the process's peak RSS on CPU."
+    )
     latency_ms: float = Field(0.0, description="End to end, from the call to the final result.")
 
     def summary(self) -> str:

@@ -26,7 +26,9 @@ def resolve_model(reference: str) -> Path:
     if path.exists():
         raise ModelLoadError(f"{path} is a file: point --model at a model directory or a hub id like org/name.")
     if not _HUB_ID.match(reference):
-        raise ModelLoadError(f"Model '{reference}' is neither a local directory nor a hub id like Qwen/Qwen2.5-VL-3B-Instruct.")
+        raise ModelLoadError(
+            f"Model '{reference}' is neither a local directory nor a hub id like Qwen/Qwen2.5-VL-3B-Instruct."
+        )
     return _download(reference)
 
 
@@ -42,7 +44,9 @@ def _download(repo_id: str) -> Path:
     try:
         return Path(snapshot_download(repo_id, allow_patterns=_MODEL_FILES))
     except GatedRepoError:
-        raise ModelLoadError(f"Model '{repo_id}' is gated: accept its licence on the hub and run `hf auth login`.") from None
+        raise ModelLoadError(
+            f"Model '{repo_id}' is gated: accept its licence on the hub and run `hf auth login`."
+        ) from None
     except RepositoryNotFoundError:
         raise ModelLoadError(f"Model '{repo_id}' does not exist on the hub (or is private): check the name.") from None
     except (LocalEntryNotFoundError, OfflineModeIsEnabled):

@@ -64,6 +64,8 @@ def plan_optimizers(names: list[str], family: str, backend: str, registry: Regis
         optimizer = registry.find("optimizer", name)
         reason = optimizer.incompatibility(family, backend)
         if reason:
-            raise IncompatibleOptimizerError(f"The optimizer '{name}' does not support {reason}; drop it from --optimizers.")
+            raise IncompatibleOptimizerError(
+                f"The optimizer '{name}' does not support {reason}; drop it from --optimizers."
+            )
         chosen.append(optimizer)
     return sorted(chosen, key=lambda optimizer: optimizer.stage)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from .backends import GenerationSettings, GenerationStats, LoadedModel
 from .chat import ImagePart, Message, VideoPart
@@ -17,6 +18,24 @@ from .sources import read_frames
 
 # Where each built-in filter's survivors are counted in Metrics.
 _FILTER_COUNTS = {"dedup": "frames_after_dedup", "motion_gate": "frames_after_motion_gate"}
+
+
+@dataclass
+class Clip:
+    """Frames read from a source and filtered, ready for a model; ``metrics`` holds the frame counts."""
+
+    frames: list[Frame]
+    plan: SamplingPlan
+    metrics: Metrics
+    read_ms: float
+
+
+def read_clip(target, plan: SamplingPlan, config: EngineConfig) -> Clip:
+    """Read ``target`` and filter its frames: everything a question needs that no model does."""
+    started = time.perf_counter()
+    metrics = Metrics()
+    frames = gather_frames(target, plan, config, metrics)
+    return Clip(frames, plan, metrics, read_ms=(time.perf_counter() - started) * 1000)
 
 
 def gather_frames(target, plan: SamplingPlan, config: EngineConfig, metrics: Metrics) -> list[Frame]:
@@ -56,6 +75,8 @@ def answer(
 ) -> Iterator[str]:
     """Prepare the prompt, generate, and yield the visible answer; fills ``metrics`` at the end.
 
+    ``started`` is when the request began (``time.perf_counter()``), so reading frames counts.
+
     The generator's return value is the backend's :class:`GenerationStats`.
     """
     prompt = model.prepare(messages)
@@ -73,7 +94,9 @@ def answer(
         tail = stripper.flush()
         if tail:
             yield tail
-    metrics.visual_tokens_after = stats.visual_tokens_after if stats.visual_tokens_after is not None else prompt.visual_tokens
+    metrics.visual_tokens_after = (
+        stats.visual_tokens_after if stats.visual_tokens_after is not None else prompt.visual_tokens
+    )
     metrics.cache_hit = stats.cache_hit
     metrics.prompt_tokens = stats.prompt_tokens
     metrics.completion_tokens = stats.completion_tokens

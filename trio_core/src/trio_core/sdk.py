@@ -17,7 +17,7 @@ from .frames import SamplingPlan
 from .metrics import Metrics
 from .models import read_model_type, resolve_model
 from .optimizers import Optimizer, plan_optimizers
-from .pipeline import answer, gather_frames, media_part
+from .pipeline import Clip, answer, media_part, read_clip
 from .plugins import Registry, missing_message, registry
 
 
@@ -89,25 +89,40 @@ class TrioCore:
 
     def stream_video(self, video: Any, question: str, **settings: Any) -> Iterator[str | AnalysisResult]:
         """Like :meth:`analyze_video`, but yields text deltas as they are generated, then the result."""
-        plan = SamplingPlan.from_config(self.config)
-        return self._stream(video, question, plan, settings)
+        return self._stream(video, question, self.video_plan(), settings)
 
     def stream_frame(self, image: Any, question: str, **settings: Any) -> Iterator[str | AnalysisResult]:
         """Like :meth:`analyze_frame`, but yields text deltas, then the result."""
-        plan = SamplingPlan(fps=self.config.fps, min_frames=1, max_frames=1, max_side=self.config.max_side)
-        return self._stream(image, question, plan, settings)
+        return self._stream(image, question, self.frame_plan(), settings)
 
     def stream_chat(self, messages: list[Message], **settings: Any) -> Iterator[str | AnalysisResult]:
         """Answer a whole conversation whose media are already frames (the server's entry point)."""
         return self._generate(messages, Metrics(), time.perf_counter(), settings)
 
+    def read_video(self, video: Any) -> Clip:
+        """Read and filter a video's frames without a model: bad media fails here, before any load.
+
+        The returned :class:`Clip` can be passed to :meth:`analyze_video` in place of the video.
+        """
+        return read_clip(video, self.video_plan(), self.config)
+
+    def read_frame(self, image: Any) -> Clip:
+        """Read one image (or a video's middle frame) without a model; pass it to :meth:`analyze_frame`."""
+        return read_clip(image, self.frame_plan(), self.config)
+
+    def video_plan(self) -> SamplingPlan:
+        return SamplingPlan.from_config(self.config)
+
+    def frame_plan(self) -> SamplingPlan:
+        return SamplingPlan(fps=self.config.fps, min_frames=1, max_frames=1, max_side=self.config.max_side)
+
     def _stream(self, target, question, plan, settings) -> Iterator[str | AnalysisResult]:
         started = time.perf_counter()
         self._loaded()
-        metrics = Metrics()
-        frames = gather_frames(target, plan, self.config, metrics)
-        messages = question_about(media_part(frames, plan), question)
-        yield from self._generate(messages, metrics, started, settings)
+        clip = target if isinstance(target, Clip) else read_clip(target, plan, self.config)
+        started -= clip.read_ms / 1000 if clip is target else 0.0
+        messages = question_about(media_part(clip.frames, clip.plan), question)
+        yield from self._generate(messages, clip.metrics.model_copy(), started, settings)
 
     def _generate(self, messages, metrics, started, settings) -> Iterator[str | AnalysisResult]:
         model = self._loaded()
@@ -147,7 +162,9 @@ def choose_backend(requested: str, model_type: str, reg: Registry) -> tuple[Back
     if requested != "auto":
         backend = reg.find("backend", requested)
         if not backend.is_available():
-            raise PluginNotFoundError(f"The {requested} backend is installed but cannot run: {backend.unavailable_reason()}.")
+            raise PluginNotFoundError(
+                f"The {requested} backend is installed but cannot run: {backend.unavailable_reason()}."
+            )
         family = select_family(model_type, backend.name, families)
         if family is None:
             raise PluginNotFoundError(f"The {requested} backend has no model family for model_type '{model_type}'.")

@@ -1,0 +1,92 @@
+"""Frame filters on real decoded clips: the motion gate and temporal dedup."""
+
+import numpy as np
+import pytest
+
+from tests.media import moving_square_frames, object_enters_clip, static_clip
+from trio_core.config import EngineConfig
+from trio_core.frames import Frame, SamplingPlan
+from trio_core.plugins import registry
+from trio_core.sources import FileSource
+
+DENSE = SamplingPlan(fps=10.0, min_frames=2, max_frames=64, max_side=None)
+
+
+def decode(path):
+    return list(FileSource().open(str(path), DENSE))
+
+
+def frames_of(images):
+    return [Frame(image=image, timestamp=i / 10, index=i) for i, image in enumerate(images)]
+
+
+def make_filter(name, **settings):
+    factory = registry().find("frame filter", name)
+    return factory(EngineConfig(**settings))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("filter_clips")
+    return {
+        "static": decode(static_clip(folder / "static.mp4", seconds=2, fps=10)),
+        "enters": decode(object_enters_clip(folder / "enters.mp4", seconds=2, fps=10)),
+    }
+
+
+def test_a_static_clip_is_gated_to_one_frame(clips):
+    assert len(clips["static"]) == 20
+    kept = make_filter("motion_gate", motion_gate=True).apply(clips["static"])
+    assert [frame.index for frame in kept] == [0]
+
+
+def test_a_clip_in_which_an_object_enters_passes_the_gate(clips):
+    kept = make_filter("motion_gate", motion_gate=True).apply(clips["enters"])
+    assert kept[0].index == 0
+    assert len(kept) >= 5
+
+
+def test_the_gate_compares_with_the_last_kept_frame_so_slow_motion_adds_up():
+    # The square moves 1 pixel a frame: too little between neighbours, enough over a few frames.
+    frames = frames_of(moving_square_frames(40, size=(256, 64), side=16))
+    gate = make_filter("motion_gate", motion_gate=True, motion_min_area=0.02)
+    kept = gate.apply(frames)
+    assert 1 < len(kept) < len(frames)
+
+
+def test_motion_gate_is_off_unless_configured():
+    assert make_filter("motion_gate") is None
+
+
+def test_dedup_drops_exact_duplicates_and_keeps_changes():
+    square = moving_square_frames(3)
+    images = [square[0], square[0], square[0], square[1], square[1], square[2]]
+    kept = make_filter("dedup").apply(frames_of(images))
+    assert [frame.index for frame in kept] == [0, 3, 5]
+
+
+def test_dedup_drops_a_static_clip_down_to_its_first_frame(clips):
+    kept = make_filter("dedup").apply(clips["static"])
+    assert [frame.index for frame in kept] == [0]
+
+
+def test_dedup_keeps_a_moving_clip(clips):
+    kept = make_filter("dedup").apply(clips["enters"])
+    assert len(kept) >= 5
+
+
+def test_dedup_threshold_zero_turns_it_off():
+    assert make_filter("dedup", dedup_threshold=0.0) is None
+
+
+def test_dedup_threshold_is_a_mean_absolute_difference_in_0_to_1():
+    dark, lighter = np.full((32, 32, 3), 100, np.uint8), np.full((32, 32, 3), 110, np.uint8)  # 10/255 = 0.039 apart
+    assert len(make_filter("dedup", dedup_threshold=0.03).apply(frames_of([dark, lighter]))) == 2
+    assert len(make_filter("dedup", dedup_threshold=0.05).apply(frames_of([dark, lighter]))) == 1
+
+
+def test_apply_resets_between_streams():
+    dedup = make_filter("dedup")
+    frames = frames_of([np.zeros((8, 8, 3), np.uint8)] * 3)
+    assert len(dedup.apply(frames)) == 1
+    assert len(dedup.apply(frames)) == 1  # the first frame of a new stream is always kept
