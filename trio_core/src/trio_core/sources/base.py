@@ -1,0 +1,98 @@
+"""The frame-source contract, and how a target finds the source that reads it."""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PluginNotFoundError
+from ..frames import Frame, SamplingPlan
+from ..plugins import missing_message, registry
+
+if TYPE_CHECKING:
+    from ..config import EngineConfig
+
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
+
+_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def uri_scheme(target: Any) -> str | None:
+    """The URI scheme of a target: ``"rtsp"`` for ``rtsp://cam/1``, ``"file"`` for a plain or Windows path.
+
+    ``None`` for targets that are not a string or path (arrays, images, ...).
+    """
+    if isinstance(target, os.PathLike):
+        return "file"
+    if not isinstance(target, str):
+        return None
+    if _WINDOWS_PATH.match(target):
+        return "file"
+    match = _URI.match(target)
+    if match:
+        return match.group(1).lower()
+    return "file"  # a plain path, or a "file:" URL without "//"
+
+
+class FrameSource(ABC):
+    """Something that turns a target (a path, a URL, an array, a camera) into sampled frames.
+
+    Subclasses set ``name`` (how ``trio plugins`` lists it) and usually ``schemes`` (the URI
+    schemes they open); they implement :meth:`open`. Register one from a plugin with::
+
+        @hookimpl
+        def register_frame_sources(register):
+            register(MySource())
+    """
+
+    name: str
+    schemes: tuple[str, ...] = ()
+
+    def can_open(self, target: Any) -> bool:
+        """Whether this source reads ``target``; by default, a string or path whose scheme is in :attr:`schemes`."""
+        return uri_scheme(target) in self.schemes
+
+    @abstractmethod
+    def open(self, target: Any, plan: SamplingPlan, config: EngineConfig) -> Iterable[Frame]:
+        """The frames of ``target`` sampled as ``plan`` says, in time order, each at most ``plan.max_side`` on its longer side.
+
+        Raises :class:`~trio_core.errors.MediaError` when the target cannot be read.
+        """
+
+    def describe(self) -> dict[str, Any]:
+        """What ``trio plugins`` shows about this source."""
+        return {"schemes": list(self.schemes)}
+
+
+def find_source(target: Any, sources: list[FrameSource]) -> FrameSource:
+    """The first of ``sources`` that can open ``target``, or a :class:`PluginNotFoundError` saying what to install."""
+    for source in sources:
+        if source.can_open(target):
+            return source
+    names = [source.name for source in sources]
+    scheme = uri_scheme(target)
+    if scheme is not None:
+        raise PluginNotFoundError(missing_message("frame source", scheme, names))
+    raise PluginNotFoundError(
+        f"No frame source can read a {type(target).__name__} (installed: {', '.join(sorted(names)) or 'none'}); "
+        "pass a file path, a URL, a numpy array or a PIL image."
+    )
+
+
+def read_frames(target: Any, plan: SamplingPlan | None = None, config: EngineConfig | None = None) -> list[Frame]:
+    """The sampled frames of ``target`` (path, URL, array, ...), read by whichever installed source opens it.
+
+    ``config`` defaults to the environment's :class:`~trio_core.config.EngineConfig`, and
+    ``plan`` to the sampling that config describes.
+    """
+    if config is None:
+        from ..config import EngineConfig
+
+        config = EngineConfig()
+    if plan is None:
+        plan = SamplingPlan.from_config(config)
+    source = find_source(target, registry().objects("frame source"))
+    return list(source.open(target, plan, config))
