@@ -6,6 +6,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -35,6 +36,9 @@ class TorchModel(LoadedModel):
         self.dtype = dtype
         self.stop_token_ids = stop_token_ids(model.generation_config, self.tokenizer, family.end_tokens)
         self.visual_token_ids = visual_token_ids(processor)
+        # One long-lived thread runs generate: the caller's thread stays free to stream text, and
+        # torch's intra-op thread pool is created once rather than for every request.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trio-generate")
 
     def prepare(self, messages: list[Message]) -> PreparedPrompt:
         inputs = self.family.build_inputs(self.processor, messages)
@@ -83,8 +87,7 @@ class TorchModel(LoadedModel):
                 tokens.put(_DONE)
 
         started = time.perf_counter()
-        worker = threading.Thread(target=run, name="trio-generate", daemon=True)
-        worker.start()
+        done = self._worker.submit(run)
         decoder = IncrementalDecoder(self.tokenizer)
         first_at = None
         try:
@@ -100,7 +103,7 @@ class TorchModel(LoadedModel):
                     yield delta
         finally:
             cancel.set()
-            worker.join()
+            done.result()
         if failure:
             raise failure[0]
         ended = time.perf_counter()
@@ -121,6 +124,7 @@ class TorchModel(LoadedModel):
         return process_peak_rss_mb()
 
     def close(self) -> None:
+        self._worker.shutdown(wait=True)
         self.model = None
         if self.device.startswith("cuda"):
             torch.cuda.empty_cache()

@@ -54,7 +54,8 @@ class GenerationStats:
     decode_ms: float = 0.0
     finish_reason: str = "stop"
     token_ids: list[int] = field(default_factory=list)
-    visual_tokens_after: int | None = None
+    # Optimizers report here: one (name, tokens before, tokens after) per optimizer that acted.
+    visual_token_steps: list[tuple[str, int, int]] = field(default_factory=list)
     cache_hit: str = "none"
 
 

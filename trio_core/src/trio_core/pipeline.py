@@ -11,7 +11,7 @@ from .chat import ImagePart, Message, VideoPart
 from .config import EngineConfig
 from .errors import MediaError
 from .frames import Frame, SamplingPlan
-from .metrics import Metrics
+from .metrics import Metrics, VisualTokenStep
 from .plugins import registry
 from .postprocess import ThinkStripper
 from .sources import read_frames
@@ -94,9 +94,8 @@ def answer(
         tail = stripper.flush()
         if tail:
             yield tail
-    metrics.visual_tokens_after = (
-        stats.visual_tokens_after if stats.visual_tokens_after is not None else prompt.visual_tokens
-    )
+    metrics.visual_token_steps = [VisualTokenStep(optimizer=n, before=b, after=a) for n, b, a in stats.visual_token_steps]
+    metrics.visual_tokens_after = stats.visual_token_steps[-1][2] if stats.visual_token_steps else prompt.visual_tokens
     metrics.cache_hit = stats.cache_hit
     metrics.prompt_tokens = stats.prompt_tokens
     metrics.completion_tokens = stats.completion_tokens
