@@ -85,3 +85,13 @@ def test_cli_rejects_a_bad_setting_in_one_line(echo_site, echo_model):
     assert result.returncode == 1
     assert result.stderr.startswith("Error: Invalid setting fps")
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_sdk_overrides_on_top_of_a_config_are_validated_too():
+    from trio_core import TrioCore
+
+    base = EngineConfig(fps=4)
+    assert TrioCore(base, max_tokens=9).config.fps == 4.0
+    assert TrioCore(base, max_tokens=9).config.max_tokens == 9
+    with pytest.raises(ConfigError, match="max_tokens"):
+        TrioCore(base, max_tokens=0)

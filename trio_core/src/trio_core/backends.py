@@ -109,8 +109,8 @@ class Backend(ABC):
         """Load the checkpoint in ``model_dir`` (already downloaded) on the configured device."""
 
     def describe(self) -> dict:
-        available = self.is_available()
-        return {"priority": self.priority, "available": available, "devices": self.devices() if available else []}
+        # Cheap on purpose: `trio plugins` must not import a framework; `trio doctor` lists devices.
+        return {"priority": self.priority, "available": self.is_available()}
 
 
 def process_peak_rss_mb() -> float:

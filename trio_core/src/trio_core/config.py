@@ -79,8 +79,8 @@ class EngineConfig(BaseSettings):
         return self
 
 
-def load_config(**overrides) -> EngineConfig:
-    """An :class:`EngineConfig` from the environment, with ``overrides`` (those not ``None``) on top.
+def load_config(base: EngineConfig | None = None, **overrides) -> EngineConfig:
+    """An :class:`EngineConfig` with ``overrides`` (those not ``None``) on top of ``base``, or of the environment.
 
     Invalid values become a :class:`~trio_core.errors.ConfigError` with one readable sentence.
     """
@@ -89,6 +89,8 @@ def load_config(**overrides) -> EngineConfig:
     from .errors import ConfigError
 
     given = {key: value for key, value in overrides.items() if value is not None}
+    if base is not None:
+        given = {**base.model_dump(), **given}
     try:
         return EngineConfig(**given)
     except ValidationError as exc:

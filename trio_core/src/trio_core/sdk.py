@@ -43,10 +43,7 @@ class TrioCore:
     """
 
     def __init__(self, config: EngineConfig | None = None, **overrides: Any) -> None:
-        if config is None:
-            self.config = load_config(**overrides)
-        else:
-            self.config = config.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        self.config = load_config(config, **overrides)
         self.model: LoadedModel | None = None
         self.optimizers: list[Optimizer] = []
 
