@@ -1,0 +1,213 @@
+"""The plugin tutorial in docs/plugins.md builds a plugin that works as the page says.
+
+The tutorial's files are taken from the page (each code block after a ``<!-- file: PATH -->``
+line), installed as a distribution without pip (the module next to a dist-info folder with
+the entry point its pyproject.toml declares), and used through the ``trio`` command: the
+``folder://`` source reads numbered images in order, and the ``night_gate`` filter drops
+the dark ones.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli import run_trio
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
+
+DOCS = Path(__file__).parents[2] / "docs" / "plugins.md"
+FILE_BLOCK = re.compile(r"^<!-- file: (?P<path>\S+) -->\n```[\w-]*\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
+
+# snap_1.png .. snap_12.png: frames 5 to 8 (positions 4 to 7) are dark.
+SNAPSHOTS = 12
+DARK = range(5, 9)
+
+
+def tutorial_files() -> dict[str, str]:
+    """Every file the tutorial shows, by its path (relative to the folder the plugin folder is in)."""
+    files = {match["path"]: match["body"] for match in FILE_BLOCK.finditer(DOCS.read_text())}
+    assert files, f"no <!-- file: ... --> blocks in {DOCS}"
+    return files
+
+
+def install_without_pip(site: Path) -> dict:
+    """Write the tutorial's modules and a dist-info built from its pyproject.toml into ``site``.
+
+    Returns the parsed pyproject.toml.
+    """
+    files = tutorial_files()
+    [pyproject_path] = [path for path in files if Path(path).name == "pyproject.toml"]
+    root = Path(pyproject_path).parent
+    project = tomllib.loads(files[pyproject_path])["project"]
+    for path, body in files.items():
+        relative = Path(path).relative_to(root)
+        if relative.suffix == ".py":
+            relative = relative.relative_to("src") if relative.parts[0] == "src" else relative
+            (site / relative).parent.mkdir(parents=True, exist_ok=True)
+            (site / relative).write_text(body)
+    info = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
+    entry_points = "".join(f"{name} = {value}\n" for name, value in project["entry-points"]["trio"].items())
+    (info / "entry_points.txt").write_text(f"[trio]\n{entry_points}")
+    return project
+
+
+@pytest.fixture
+def night_site(echo_site) -> Path:
+    """The echo plugin and the tutorial's plugin, installed side by side in one folder."""
+    install_without_pip(echo_site)
+    return echo_site
+
+
+@pytest.fixture
+def snapshots(tmp_path) -> Path:
+    """A folder of numbered PNG snapshots whose grey level says their number; 5 to 8 are dark."""
+    from PIL import Image
+
+    folder = tmp_path / "porch"
+    folder.mkdir()
+    for number in range(1, SNAPSHOTS + 1):
+        level = 5 if number in DARK else 100 + 10 * number
+        Image.fromarray(np.full((48, 64, 3), level, dtype=np.uint8)).save(folder / f"snap_{number}.png")
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_tutorial_pyproject_declares_the_module_as_a_trio_plugin():
+    files = tutorial_files()
+    assert set(files) == {"trio_night_gate/pyproject.toml", "trio_night_gate/trio_night_gate.py"}
+    pyproject = tomllib.loads(files["trio_night_gate/pyproject.toml"])
+    assert pyproject["build-system"]["build-backend"] == "hatchling.build"
+    assert pyproject["project"]["entry-points"]["trio"] == {"night_gate": "trio_night_gate"}
+    assert "trio-core>=0.1.0" in pyproject["project"]["dependencies"]
+
+
+def test_installed_tutorial_plugin_is_listed_with_its_filter_source_and_command(night_site):
+    report = json.loads(run_trio("plugins", "--json", site=night_site, check=True).stdout)
+    plugin = next(plugin for plugin in report if plugin["name"] == "night_gate")
+    assert (plugin["distribution"], plugin["version"], plugin["default"]) == ("trio-night-gate", "0.1.0", False)
+    assert plugin["hooks"] == ["register_commands", "register_frame_filters", "register_frame_sources"]
+    assert plugin["registers"] == {
+        "frame source": [{"name": "folder", "schemes": ["folder"]}],
+        "frame filter": [{"name": "night_gate"}],
+    }
+    assert "brightness" in run_trio("--help", site=night_site, check=True).stdout
+
+
+def test_folder_source_reads_images_in_number_order_with_timestamps(night_site, snapshots):
+    code = (
+        "import sys\n"
+        "from trio_core.sources import read_frames\n"
+        "for frame in read_frames(sys.argv[1]):\n"
+        "    print(frame.index, frame.timestamp, int(frame.image.mean()), frame.image.shape)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TRIO_")}
+    env["PYTHONPATH"] = str(night_site)
+    result = subprocess.run(
+        [sys.executable, "-c", code, f"folder://{snapshots}"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" ", 3) for line in result.stdout.splitlines()]
+    assert [int(index) for index, *_ in rows] == list(range(SNAPSHOTS))
+    assert [float(timestamp) for _, timestamp, *_ in rows] == [float(i) for i in range(SNAPSHOTS)]
+    levels = [int(level) for _, _, level, _ in rows]
+    assert levels == [5 if number in DARK else 100 + 10 * number for number in range(1, SNAPSHOTS + 1)]
+    assert {shape for *_, shape in rows} == {"(48, 64, 3)"}
+
+
+def test_night_gate_drops_dark_frames_before_the_model_sees_them(night_site, snapshots, echo_model):
+    result = run_trio(
+        "analyze",
+        f"folder://{snapshots}",
+        "-q",
+        "who came by?",
+        "--model",
+        str(echo_model),
+        "--backend",
+        "echo",
+        "--json",
+        site=night_site,
+        check=True,
+    )
+    answer = json.loads(result.stdout)
+    bright = SNAPSHOTS - len(DARK)
+    assert answer["text"] == f"I saw {bright} frames and you asked: who came by?"
+    assert answer["metrics"]["frames_in"] == SNAPSHOTS
+    assert answer["metrics"]["frames_used"] == bright
+    # Installed plugins' filters run before the built-in dedup.
+    assert answer["metrics"]["frames_after_dedup"] == bright
+
+
+def test_night_gate_threshold_comes_from_the_environment(night_site, snapshots, echo_model):
+    args = ("analyze", f"folder://{snapshots}", "-q", "hi", "--model", str(echo_model), "--backend", "echo", "--json")
+    off = {"TRIO_NIGHT_MIN_BRIGHTNESS": "0", "TRIO_DEDUP_THRESHOLD": "0"}
+    answer = json.loads(run_trio(*args, site=night_site, env=off, check=True).stdout)
+    assert answer["metrics"]["frames_used"] == SNAPSHOTS
+
+    # Brightness is the grey level / 255: at 0.55, snapshots 1 to 4 (110..140) go dark too and 9 to 12 (190..220) stay.
+    strict = {"TRIO_NIGHT_MIN_BRIGHTNESS": "0.55"}
+    answer = json.loads(run_trio(*args, site=night_site, env=strict, check=True).stdout)
+    assert answer["metrics"]["frames_used"] == 4
+
+
+@pytest.mark.parametrize(
+    ("env", "target", "message"),
+    [
+        (
+            {"TRIO_NIGHT_MIN_BRIGHTNESS": "0.99"},
+            "{snapshots}",
+            "Error: Every sampled frame is darker than TRIO_NIGHT_MIN_BRIGHTNESS=0.99: lower it, "
+            "or set it to 0 to turn the night gate off.",
+        ),
+        (
+            {"TRIO_NIGHT_MIN_BRIGHTNESS": "dim"},
+            "{snapshots}",
+            "Error: TRIO_NIGHT_MIN_BRIGHTNESS is 'dim': set it to a number from 0 to 1.",
+        ),
+        (
+            {},
+            "{snapshots}/missing",
+            "Error: 'folder://{snapshots}/missing' is not a directory: "
+            "write folder:// followed by the path of a folder of images.",
+        ),
+        (
+            {"TRIO_PLUGINS": "echo"},
+            "{snapshots}",
+            "Error: No frame source called 'folder' is installed (installed: array, fake, file, http); "
+            "install the plugin that provides it.",
+        ),
+    ],
+)
+def test_tutorial_errors_are_one_sentence(night_site, snapshots, echo_model, env, target, message):
+    result = run_trio(
+        "analyze",
+        "folder://" + target.format(snapshots=snapshots),
+        "-q",
+        "hi",
+        "--model",
+        str(echo_model),
+        "--backend",
+        "echo",
+        site=night_site,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == message.format(snapshots=snapshots)
+
+
+def test_brightness_command_shows_what_the_gate_keeps(night_site, snapshots):
+    lines = run_trio("brightness", f"folder://{snapshots}", site=night_site, check=True).stdout.splitlines()
+    assert len(lines) == SNAPSHOTS
+    dropped = [position for position, line in enumerate(lines) if line.endswith("dropped")]
+    assert dropped == [number - 1 for number in DARK]
+    assert lines[0].split() == ["0.00", "s", "frame", "0", "brightness", f"{110 / 255:.3f}", "kept"]
