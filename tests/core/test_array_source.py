@@ -112,3 +112,17 @@ def test_the_built_in_sources_are_registered_plugins():
 def test_sources_describe_their_schemes():
     assert HttpSource().describe() == {"schemes": ["http", "https"]}
     assert FileSource().describe() == {"schemes": ["file"]}
+
+
+def test_a_single_pil_image_is_one_frame():
+    from PIL import Image
+
+    from trio_core.config import EngineConfig
+    from trio_core.frames import SamplingPlan
+    from trio_core.sources import read_frames
+
+    image = Image.new("RGB", (40, 30), (200, 10, 10))
+    (frame,) = read_frames(image, SamplingPlan(max_frames=1), EngineConfig())
+    assert frame.image.shape == (30, 40, 3)
+    assert frame.image.flags.writeable
+    assert tuple(frame.image[0, 0]) == (200, 10, 10)

@@ -75,6 +75,15 @@ def test_dedup_keeps_a_moving_clip(clips):
     assert len(kept) >= 5
 
 
+def test_dedup_keeps_a_small_object_moving_in_a_large_still_scene():
+    frames = []
+    for step in range(8):
+        image = np.full((240, 320, 3), 90, np.uint8)
+        image[100:116, 20 + step * 30 : 36 + step * 30] = 230  # a 16 px square: 0.3% of the picture
+        frames.append(image)
+    assert len(make_filter("dedup").apply(frames_of(frames))) == 8
+
+
 def test_dedup_threshold_zero_turns_it_off():
     assert make_filter("dedup", dedup_threshold=0.0) is None
 

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from tests.cli import run_trio
-from trio_core import TrioCore
-from trio_core.errors import PluginNotFoundError
+from trio_core import TrioCore, hookimpl
+from trio_core.errors import ConfigError, MediaError, PluginNotFoundError
+from trio_core.filters import FrameFilter
 from trio_core.plugins import load_plugins, pm, registry
 
 
@@ -136,3 +137,66 @@ def test_unregistered_plugin_is_gone(echo_registered):
             registry().find("backend", "echo")
     finally:
         pm.register(echo_registered, name="echo-test")
+
+
+def test_a_broken_plugin_is_reported_and_the_others_still_work(echo_site, echo_model):
+    (echo_site / "trio_broken.py").write_text("raise ImportError('needs libfoo, which is missing')\n")
+    info = echo_site / "trio_broken-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: trio-broken\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[trio]\nbroken = trio_broken\n")
+    result = run_trio("plugins", "--json", site=echo_site, check=True)
+    report = {plugin["name"]: plugin for plugin in json.loads(result.stdout)}
+    assert "needs libfoo" in report["broken"]["error"]
+    assert "echo" in report and "error" not in report["echo"]
+    assert "trio plugin 'broken' failed to load" in result.stderr
+    answer = run_trio(
+        "analyze",
+        "fake://x",
+        "-q",
+        "still there?",
+        "--model",
+        str(echo_model),
+        "--backend",
+        "echo",
+        "--json",
+        site=echo_site,
+        check=True,
+    )
+    assert json.loads(answer.stdout)["text"].startswith("I saw")
+
+
+def test_a_plugin_named_in_trio_plugins_but_not_installed_is_reported(echo_site):
+    report = json.loads(
+        run_trio("plugins", "--json", site=echo_site, env={"TRIO_PLUGINS": "echo,nope"}, check=True).stdout
+    )
+    assert {plugin["name"]: plugin.get("error") for plugin in report}[
+        "nope"
+    ] == "is named in TRIO_PLUGINS but not installed"
+
+
+def test_a_filter_that_drops_every_frame_is_one_clear_error(echo_registered, echo_model):
+    class DropAll:
+        @hookimpl
+        def register_frame_filters(self, register):
+            register("drop_all", lambda config: DropEverything())
+
+    class DropEverything(FrameFilter):
+        name = "drop_all"
+
+        def keep(self, frame):
+            return False
+
+    pm.register(DropAll(), name="drop-all")
+    try:
+        engine = TrioCore(model=str(echo_model), backend="echo").load()
+        with pytest.raises(MediaError, match="The drop_all filter dropped every frame of fake://porch"):
+            engine.analyze_video("fake://porch", "anyone?")
+    finally:
+        pm.unregister(name="drop-all")
+
+
+def test_an_unknown_answer_setting_is_a_config_error(echo_registered, echo_model):
+    engine = TrioCore(model=str(echo_model), backend="echo").load()
+    with pytest.raises(ConfigError, match="Unknown setting max_new_tokens"):
+        engine.analyze_video("fake://porch", "anyone?", max_new_tokens=3)

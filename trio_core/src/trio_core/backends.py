@@ -31,6 +31,14 @@ class GenerationSettings:
             "top_p": config.top_p,
             "seed": config.seed,
         }
+        unknown = sorted(set(overrides) - set(values))
+        if unknown:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"Unknown setting {', '.join(unknown)} for an answer: use max_tokens, temperature, top_p, seed "
+                "or strip_thinking (other settings belong to TrioCore(...))."
+            )
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 

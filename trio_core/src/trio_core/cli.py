@@ -41,12 +41,12 @@ def engine_options(command):
         click.option("--model", "-m", help="Hub id or local model directory [env TRIO_MODEL]."),
         click.option("--backend", help="Backend plugin, or 'auto' [env TRIO_BACKEND]."),
         click.option("--device", help="cpu, cuda, cuda:N, mps or auto [env TRIO_DEVICE]."),
-        click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), help="Weights dtype."),
+        click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), help="Weights dtype [env TRIO_DTYPE]."),
         click.option("--optimizers", help="Comma-separated optimizers, e.g. tome,kvreuse [env TRIO_OPTIMIZERS]."),
         click.option("--max-tokens", type=int, help="Most new tokens [env TRIO_MAX_TOKENS]."),
         click.option("--temperature", type=float, help="0 is greedy [env TRIO_TEMPERATURE]."),
         click.option("--top-p", type=float, help="Nucleus sampling mass [env TRIO_TOP_P]."),
-        click.option("--seed", type=int, help="Sampling seed."),
+        click.option("--seed", type=int, help="Sampling seed [env TRIO_SEED]."),
         click.option("--fps", type=float, help="Frames sampled per second of video [env TRIO_FPS]."),
         click.option("--min-frames", type=int, help="Fewest frames sampled [env TRIO_MIN_FRAMES]."),
         click.option("--max-frames", type=int, help="Most frames sampled [env TRIO_MAX_FRAMES]."),
@@ -107,6 +107,9 @@ def plugins(as_json):
         click.echo(json.dumps(report, indent=2))
         return
     for plugin in report:
+        if "error" in plugin:
+            click.echo(f"{plugin['name']}  (not loaded: {plugin['error']})")
+            continue
         origin = f"{plugin['distribution']} {plugin['version']}" if plugin["distribution"] else "registered at run time"
         click.echo(f"{plugin['name']}  ({origin})")
         click.echo(f"  hooks: {', '.join(plugin['hooks'])}")

@@ -47,11 +47,11 @@ class EngineConfig(BaseSettings):
 
     # Frame filters.
     dedup_threshold: float = Field(
-        0.01,
+        0.03,
         ge=0.0,
         le=1.0,
-        description="Drop a frame whose mean absolute difference from the last kept frame "
-        "(64x64 grayscale, 0..1) is below this; 0 turns dedup off.",
+        description="Drop a frame when even its most changed 1/64 of the picture differs from the last kept "
+        "frame by less than this on average (grayscale, 0..1); 0 turns dedup off.",
     )
     motion_gate: bool = Field(False, description="Keep only frames that moved relative to the last kept frame.")
     motion_pixel_threshold: float = Field(
@@ -94,9 +94,13 @@ def load_config(base: EngineConfig | None = None, **overrides) -> EngineConfig:
     try:
         return EngineConfig(**given)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "config"
-        raise ConfigError(
-            f"Invalid setting {where}: {first['msg']} (set it with --{where.replace('_', '-')} "
-            f"or TRIO_{where.upper()})."
-        ) from None
+        raise ConfigError(_one_sentence(exc.errors()[0])) from None
+
+
+def _one_sentence(error: dict) -> str:
+    """A pydantic error as one sentence naming the setting."""
+    message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a check across fields
+        return f"Invalid settings: {message}."
+    field = str(error["loc"][0])
+    return f"Invalid setting {field}: {message}."

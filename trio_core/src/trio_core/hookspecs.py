@@ -23,7 +23,9 @@ hookimpl = pluggy.HookimplMarker("trio")
 def register_backends(register):
     """Register inference backends: ``register(backend)`` with a :class:`trio_core.backends.Backend`.
 
-    Called once when the plugin manager first builds its registry.
+    Like every ``register_*`` hook, called each time trio builds its registry (when a model
+    loads, a request reads media, ``trio plugins`` runs): register cheap descriptor objects
+    and import heavy libraries only inside their methods.
     """
 
 
@@ -52,7 +54,8 @@ def register_frame_filters(register):
 
     ``factory(config)`` takes the :class:`trio_core.config.EngineConfig` and returns a fresh
     :class:`trio_core.filters.FrameFilter`, or ``None`` when the config turns the filter off.
-    Filters run in registration order, after sampling and before the model.
+    Filters run after sampling and before the model, in plugin call order: installed plugins'
+    filters first (the most recently registered first), then the core's dedup and motion gate.
     """
 
 

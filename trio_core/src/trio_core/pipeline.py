@@ -39,18 +39,23 @@ def read_clip(target, plan: SamplingPlan, config: EngineConfig) -> Clip:
 
 
 def gather_frames(target, plan: SamplingPlan, config: EngineConfig, metrics: Metrics) -> list[Frame]:
-    """Read ``target`` through its frame source, then run every enabled frame filter in order."""
+    """Read ``target`` through its frame source, then run every enabled frame filter in order.
+
+    Each built-in filter's count is what is left at its place in the order, whether it ran or not.
+    """
     frames = read_frames(target, plan, config)
     if not frames:
         raise MediaError(f"No frame could be read from {_name(target)}.")
     metrics.frames_in = len(frames)
-    for field_name in _FILTER_COUNTS.values():
-        setattr(metrics, field_name, len(frames))
     for item in registry().of_kind("frame filter"):
         frame_filter = item.obj(config)
-        if frame_filter is None:
-            continue
-        frames = frame_filter.apply(frames)
+        if frame_filter is not None:
+            frames = frame_filter.apply(frames)
+            if not frames:
+                raise MediaError(
+                    f"The {item.name} filter dropped every frame of {_name(target)}: "
+                    "nothing is left to ask about, so turn that filter off or loosen it."
+                )
         if item.name in _FILTER_COUNTS:
             setattr(metrics, _FILTER_COUNTS[item.name], len(frames))
     metrics.frames_used = len(frames)
@@ -94,7 +99,9 @@ def answer(
         tail = stripper.flush()
         if tail:
             yield tail
-    metrics.visual_token_steps = [VisualTokenStep(optimizer=n, before=b, after=a) for n, b, a in stats.visual_token_steps]
+    metrics.visual_token_steps = [
+        VisualTokenStep(optimizer=n, before=b, after=a) for n, b, a in stats.visual_token_steps
+    ]
     metrics.visual_tokens_after = stats.visual_token_steps[-1][2] if stats.visual_token_steps else prompt.visual_tokens
     metrics.cache_hit = stats.cache_hit
     metrics.prompt_tokens = stats.prompt_tokens

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,10 +38,19 @@ KNOWN_PACKAGES = {
 pm = pluggy.PluginManager("trio")
 pm.add_hookspecs(hookspecs)
 _loaded = False
+# Installed plugins: entry-point name -> (distribution, version).
+_distributions: dict[str, tuple[str, str]] = {}
+# Plugins that were asked for or installed but did not load: name -> why.
+problems: dict[str, str] = {}
+log = logging.getLogger("trio")
 
 
 def load_plugins() -> pluggy.PluginManager:
-    """Register the default plugins and the installed ones that ``TRIO_PLUGINS`` allows. Idempotent."""
+    """Register the default plugins and the installed ones that ``TRIO_PLUGINS`` allows. Idempotent.
+
+    A plugin that fails to import is skipped with a warning (and listed by ``trio plugins``)
+    rather than breaking every command.
+    """
     global _loaded
     if _loaded:
         return pm
@@ -50,11 +60,23 @@ def load_plugins() -> pluggy.PluginManager:
         if not pm.is_registered(module):
             pm.register(module, name=module_name)
     allowed = os.environ.get("TRIO_PLUGINS")
-    if allowed is None:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        return pm
-    for name in {name.strip() for name in allowed.split(",") if name.strip()}:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+    wanted = None if allowed is None else {name.strip() for name in allowed.split(",") if name.strip()}
+    seen = set()
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        name = entry_point.name
+        if (wanted is not None and name not in wanted) or name in seen or pm.get_plugin(name) is not None:
+            continue
+        seen.add(name)
+        try:
+            pm.register(entry_point.load(), name=name)
+        except Exception as exc:  # a broken plugin must not take the others down
+            problems[name] = f"failed to load: {type(exc).__name__}: {exc}"
+            log.warning("trio plugin '%s' %s", name, problems[name])
+            continue
+        if entry_point.dist is not None:
+            _distributions[name] = (entry_point.dist.name, entry_point.dist.version)
+    for name in sorted((wanted or set()) - seen):
+        problems[name] = "is named in TRIO_PLUGINS but not installed"
     return pm
 
 
@@ -99,7 +121,10 @@ _HOOK_KINDS = {
 def registry() -> Registry:
     """Call every registration hook, one plugin at a time, so each item knows its plugin.
 
-    Built fresh on every call: plugins may be registered or unregistered at run time (tests
+    Plugins are asked in pluggy's call order: the most recently registered first (so
+    installed plugins come before the core's defaults; ``tryfirst``/``trylast`` move a
+    plugin). That is the order frame sources are offered a target (a plugin can take over a
+    scheme) and the order frame filters run in. Built fresh on every call: plugins may be registered or unregistered at run time (tests
     do), and the hooks only construct small descriptor objects.
     """
     load_plugins()
@@ -131,14 +156,12 @@ def missing_message(kind: str, name: str, available: list[str]) -> str:
 def plugin_report() -> list[dict[str, Any]]:
     """Every loaded plugin with its distribution, version, hooks and what it registered."""
     load_plugins()
-    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     reg = registry()
     core_version = _version("trio-core")
     report = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: pair[0]):
-        dist = dists.get(id(plugin))
-        if dist is not None:
-            distribution, version = dist.project_name, dist.version
+        if name in _distributions:
+            distribution, version = _distributions[name]
         elif name in DEFAULT_PLUGINS:
             distribution, version = "trio-core", core_version
         else:
@@ -156,6 +179,18 @@ def plugin_report() -> list[dict[str, Any]]:
                 "default": name in DEFAULT_PLUGINS,
                 "hooks": sorted(caller.name for caller in callers),
                 "registers": registered,
+            }
+        )
+    for name, problem in sorted(problems.items()):
+        report.append(
+            {
+                "name": name,
+                "distribution": None,
+                "version": None,
+                "default": False,
+                "hooks": [],
+                "registers": {},
+                "error": problem,
             }
         )
     return report

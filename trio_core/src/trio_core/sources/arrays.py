@@ -67,6 +67,8 @@ def _as_images(target: Any) -> list[tuple[Any, str]]:
             _check_shape(target.shape[1:], "the array", target.shape)
             return [(frame, "the array") for frame in target]
         return [(target, "the array")]
+    if not isinstance(target, (list, tuple)):  # one PIL image
+        return [(target, "the image")]
     if len(target) == 0:
         raise MediaError("The list of frames is empty: pass at least one image or array.")
     return [(item, f"frame {position} of the list") for position, item in enumerate(target)]

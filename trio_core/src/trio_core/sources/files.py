@@ -48,7 +48,7 @@ def fit_image(image, max_side: int | None) -> np.ndarray:
     size = fit_within(image.width, image.height, max_side)
     if size != image.size:
         image = image.resize(size, Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
+    return np.array(image, dtype=np.uint8)  # a writable copy: torch warns about read-only arrays
 
 
 def _path_of(target: str | os.PathLike) -> Path:

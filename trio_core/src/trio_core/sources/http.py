@@ -75,7 +75,7 @@ def download(url: str, *, max_mb: float, timeout_s: float) -> Path:
         if isinstance(exc, httpx.TimeoutException):
             raise MediaError(
                 f"'{url}' sent nothing for {timeout_s:g} s: check the URL, or raise download_timeout_s "
-                "(--download-timeout-s or TRIO_DOWNLOAD_TIMEOUT_S)."
+                "(TRIO_DOWNLOAD_TIMEOUT_S)."
             ) from None
         if isinstance(exc, httpx.ConnectError):
             raise MediaError(
@@ -87,10 +87,10 @@ def download(url: str, *, max_mb: float, timeout_s: float) -> Path:
 
 
 def _too_large_message(url: str, max_mb: float, size: int | None = None) -> str:
-    size_text = f" ({size / 1024 / 1024:.1f} MB)" if size is not None else ""
+    size_text = f" ({size / 1024 / 1024:.3g} MB)" if size is not None else ""
     return (
         f"'{url}' is larger{size_text} than the download limit of {max_mb:g} MB: raise download_max_mb "
-        "(--download-max-mb or TRIO_DOWNLOAD_MAX_MB) or download it yourself."
+        "(TRIO_DOWNLOAD_MAX_MB) or download it yourself."
     )
 
 
