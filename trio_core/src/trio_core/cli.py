@@ -41,7 +41,11 @@ def engine_options(command):
         click.option("--model", "-m", help="Hub id or local model directory [env TRIO_MODEL]."),
         click.option("--backend", help="Backend plugin, or 'auto' [env TRIO_BACKEND]."),
         click.option("--device", help="cpu, cuda, cuda:N, mps or auto [env TRIO_DEVICE]."),
-        click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), help="Weights dtype [env TRIO_DTYPE]."),
+        click.option(
+            "--dtype",
+            type=click.Choice(["auto", "float32", "float16", "bfloat16"]),
+            help="Weights dtype [env TRIO_DTYPE].",
+        ),
         click.option("--optimizers", help="Comma-separated optimizers, e.g. tome,kvreuse [env TRIO_OPTIMIZERS]."),
         click.option("--max-tokens", type=int, help="Most new tokens [env TRIO_MAX_TOKENS]."),
         click.option("--temperature", type=float, help="0 is greedy [env TRIO_TEMPERATURE]."),
