@@ -241,11 +241,11 @@ def _tokenizer_spec(family: str) -> _TokenizerSpec:
     raise ValueError(f"Unknown model family {family!r}; choose one of {', '.join(FAMILIES)}.")
 
 
-def build_tokenizer(family: str) -> PreTrainedTokenizerFast:
+def build_tokenizer(family: str, corpus: list[str] | None = None, vocab_size: int = 1024) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer trained offline, carrying ``family``'s special tokens and chat template.
 
-    The vocabulary (1024 BPE tokens) is trained on a built-in English corpus, so every call
-    gives the same ids. Special tokens sit where the family's real vocabulary puts them
+    The vocabulary (``vocab_size`` BPE tokens) is trained on ``corpus`` (lines of text;
+    default: a built-in English corpus), so every call with the same corpus gives the same ids. Special tokens sit where the family's real vocabulary puts them
     relative to the BPE tokens (first for SmolLM2 and Llama 2, after it for Qwen and Llama 3).
     Qwen families get a ``Qwen2Tokenizer`` (Qwen's pre-tokenizer: NFC, one token per digit),
     which is the class transformers picks when it loads a real Qwen-VL checkpoint; the others
@@ -282,12 +282,12 @@ def build_tokenizer(family: str) -> PreTrainedTokenizerFast:
     else:
         backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(
-        vocab_size=1024,
+        vocab_size=vocab_size,
         special_tokens=list(spec.leading),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    backend.train_from_iterator(_CORPUS.splitlines(), trainer=trainer)
+    backend.train_from_iterator(corpus if corpus is not None else _CORPUS.splitlines(), trainer=trainer)
     trailing = [AddedToken(t, special=True, normalized=False) for t in spec.trailing]
 
     if qwen:
@@ -653,7 +653,7 @@ def _processor(family: str, tokenizer, size: str):
     raise ValueError(f"Unknown model family {family!r}; choose one of {', '.join(FAMILIES)}.")
 
 
-def _save_processor(processor, path: Path) -> None:
+def save_processor(processor, path: Path) -> None:
     """Write the processor the way Hub repositories lay it out, not as one processor_config.json.
 
     Real checkpoints keep each part in its own file (``preprocessor_config.json``,
@@ -718,5 +718,5 @@ def build_checkpoint(family: str, path: str | Path, *, size: str = "tiny", seed:
         pad_token_id=tokenizer.pad_token_id,
     )
     model.save_pretrained(path)
-    _save_processor(_processor(family, tokenizer, size), path)
+    save_processor(_processor(family, tokenizer, size), path)
     return path

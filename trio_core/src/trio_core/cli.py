@@ -100,6 +100,33 @@ def analyze(source, question, as_json, **options):
         click.secho(result.metrics.summary(), err=True, dim=True)
 
 
+@cli.command("eval")
+@click.argument("suite_name", metavar="SUITE")
+@engine_options
+@click.option("--limit", type=click.IntRange(1), help="At most this many questions per task.")
+@click.option(
+    "--compare",
+    default="baseline",
+    show_default=True,
+    help="Configurations to run side by side: baseline (no optimizer), an optimizer name, a+b, or all.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def eval_command(suite_name, limit, compare, as_json, **options):
+    """Score a model on a benchmark SUITE, optionally under several optimizer configurations."""
+    from .config import load_config
+    from .evaluation import parse_configs, render, run_eval
+    from .plugins import registry
+
+    reg = registry()
+    suite = reg.find("eval suite", suite_name)
+    given = {name: options.get(name) for name in ENGINE_OPTION_NAMES if name != "optimizers"}
+    # Every frame the suite made is meant to be seen: no dedup unless asked for.
+    base = load_config(**{"dedup_threshold": 0.0, **{k: v for k, v in given.items() if v is not None}})
+    configs = parse_configs(compare, [item.name for item in reg.of_kind("optimizer")])
+    report = run_eval(suite, base, configs, limit=limit)
+    click.echo(report.model_dump_json(indent=2) if as_json else render(report))
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json):

@@ -60,6 +60,23 @@ def register_frame_filters(register):
 
 
 @hookspec
+def register_models(register):
+    """Register models known by name: ``register(model)`` with a :class:`trio_core.models.NamedModel`.
+
+    ``trio analyze clip.mp4 --model NAME`` then loads the model's files from where the plugin
+    says they are (a directory it ships, or a hub id).
+    """
+
+
+@hookspec
+def register_eval_suites(register):
+    """Register benchmark suites: ``register(suite)`` with a :class:`trio_core.evaluation.EvalSuite`.
+
+    ``trio eval NAME`` runs the suite's questions through the engine and scores the answers.
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add commands to the ``trio`` CLI: ``cli`` is the root :class:`click.Group`.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelLoadError
@@ -12,12 +13,35 @@ from .errors import ModelLoadError
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
+@dataclass(frozen=True)
+class NamedModel:
+    """A model a plugin makes available by name (``--model trio-tiny``).
+
+    ``location`` is a local directory (e.g. weights shipped inside the plugin's package) or a
+    hub id.
+    """
+
+    name: str
+    location: str | Path
+    description: str = ""
+
+    def describe(self) -> dict:
+        return {"location": str(self.location), "description": self.description}
+
+
 def resolve_model(reference: str) -> Path:
     """The local directory holding ``reference``'s files, downloading from the hub if needed.
 
-    A directory that exists is used as it is. Anything else that looks like ``org/name``
-    is fetched with huggingface_hub (its cache, progress bars and ``HF_HUB_OFFLINE`` apply).
+    A name registered by a plugin (``trio-tiny``) stands for its location. A directory that
+    exists is used as it is. Anything else that looks like ``org/name`` is fetched with
+    huggingface_hub (its cache, progress bars and ``HF_HUB_OFFLINE`` apply).
     """
+    from .plugins import registry
+
+    for named in registry().objects("model"):
+        if named.name == reference:
+            reference = str(named.location)
+            break
     path = Path(reference).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():

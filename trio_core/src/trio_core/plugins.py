@@ -115,6 +115,8 @@ _HOOK_KINDS = {
     "register_model_families": "model family",
     "register_optimizers": "optimizer",
     "register_frame_sources": "frame source",
+    "register_models": "model",
+    "register_eval_suites": "eval suite",
 }
 
 

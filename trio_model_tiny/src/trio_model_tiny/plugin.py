@@ -1,0 +1,31 @@
+"""Hook implementations: the ``trio-tiny`` model and the ``synthetic`` benchmark suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trio_core import hookimpl
+
+WEIGHTS = Path(__file__).parent / "weights"
+DEMO = Path(__file__).parent / "demo"
+
+
+@hookimpl
+def register_models(register):
+    from trio_core.models import NamedModel
+
+    register(
+        NamedModel(
+            "trio-tiny",
+            WEIGHTS,
+            "Qwen2.5-VL, 1.6 M parameters, trained on synthetic shapes: knows shapes, colours, counts, "
+            "positions and motion, not the world.",
+        )
+    )
+
+
+@hookimpl
+def register_eval_suites(register):
+    from .suite import SyntheticSuite
+
+    register(SyntheticSuite())
