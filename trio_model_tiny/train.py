@@ -30,9 +30,9 @@ from transformers import (
     Qwen2VLImageProcessor,
     Qwen2VLVideoProcessor,
 )
-from trio_model_tiny.questions import TASKS, TRAIN_SEED_BASE, corpus, make_sample
 
 from trio_backend_torch.tiny import build_tokenizer, save_processor
+from trio_model_tiny.questions import TASKS, TRAIN_SEED_BASE, corpus, make_sample
 
 # Default resolution: a 448x448 image is 32x32 patches of 14 px, merged 2x2 into 16x16 = 256
 # visual tokens; a video frame is at most 224x224, 64 tokens per pair of frames.

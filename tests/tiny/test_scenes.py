@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+
 from trio_model_tiny.questions import (
     EVAL_SEED,
     POPE_TYPES,
