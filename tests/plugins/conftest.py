@@ -17,6 +17,8 @@ def echo_site(tmp_path) -> Path:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: trio-echo\nVersion: 0.3.0\n")
     (info / "entry_points.txt").write_text("[trio]\necho = trio_echo\n")
+    (site / "echo-model").mkdir()
+    (site / "echo-model" / "config.json").write_text(json.dumps({"model_type": "echo"}))
     return site
 
 

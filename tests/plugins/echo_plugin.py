@@ -7,13 +7,18 @@ an entry point) so discovery goes through importlib.metadata like any pip-instal
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from trio_core import hookimpl
 from trio_core.backends import Backend, LoadedModel, PreparedPrompt
 from trio_core.chat import ImagePart, VideoPart
+from trio_core.evaluation import EvalItem, EvalSuite
 from trio_core.families import ModelFamily
 from trio_core.frames import Frame
+from trio_core.models import NamedModel
+from trio_core.optimizers import Optimizer, Stage
 from trio_core.sources import FrameSource
 
 
@@ -79,3 +84,58 @@ def register_backends(register):
 @hookimpl
 def register_model_families(register):
     register(ModelFamily("echo", backend="echo", model_types=("echo",), video=True))
+
+
+class Halve(Optimizer):
+    """Reports that it halved the visual tokens (the echo model has nothing to optimize)."""
+
+    name = "halve"
+    stage = Stage.AFTER_ENCODER
+    families = frozenset({"echo"})
+    backends = frozenset({"echo"})
+
+    def apply(self, model, config):
+        inner = model.generate
+
+        def generate(prompt, settings, stats):
+            stats.visual_token_steps.append((self.name, prompt.visual_tokens, prompt.visual_tokens // 2))
+            yield from inner(prompt, settings, stats)
+
+        model.generate = generate
+
+
+class FrameCountSuite(EvalSuite):
+    """Asks how many frames each clip has; the echo model says it in its answer."""
+
+    name = "frame-count"
+    tasks = ("one", "several")
+
+    def items(self, limit=None):
+        per_task = limit or 3
+        items = []
+        for task, frames in (("one", 1), ("several", 3)):
+            for index in range(per_task):
+                clip = [np.full((16, 16, 3), 10 * (index + k), np.uint8) for k in range(frames)]
+                media = clip[0] if frames == 1 else clip
+                kind = "image" if frames == 1 else "video"
+                items.append(EvalItem(task, "How many frames?", str(frames), media, kind=kind, fps=4.0))
+        return items
+
+    def is_correct(self, item, answer):
+        # Wrong on purpose for one in three "several" items, so accuracy is not trivially 100%.
+        return f"I saw {item.answer} frames" in answer and not (item.task == "several" and item.media[0][0, 0, 0] == 20)
+
+
+@hookimpl
+def register_optimizers(register):
+    register(Halve())
+
+
+@hookimpl
+def register_eval_suites(register):
+    register(FrameCountSuite())
+
+
+@hookimpl
+def register_models(register):
+    register(NamedModel("echo-named", Path(__file__).with_name("echo-model"), "The echo model, by name."))

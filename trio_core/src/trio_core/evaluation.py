@@ -171,7 +171,7 @@ def _add_retention(scores: list[ConfigScore]) -> None:
 def render(report: EvalReport) -> str:
     """The side-by-side table ``trio eval`` prints."""
     names = [score.name for score in report.configs]
-    width = max(12, *(len(name) + 2 for name in names))
+    width = 2 + max(len("100.0% (100%)"), *(len(name) for name in names))  # a cell and its gap
     header = f"{'task':<14}{'n':>5}  " + "".join(f"{name:>{width}}" for name in names)
     lines = [f"{report.suite} on {report.model}: {report.samples} questions", header, "-" * len(header)]
 
