@@ -91,3 +91,11 @@ def test_a_named_model_resolves_to_its_location(echo_site):
         check=True,
     )
     assert json.loads(answer.stdout)["model"] == "echo-named"
+
+
+def test_a_named_model_whose_files_are_missing_is_one_sentence(echo_site):
+    (echo_site / "echo-model" / "config.json").unlink()
+    (echo_site / "echo-model").rmdir()
+    result = run_trio("analyze", "fake://x", "-q", "hi", "--model", "echo-named", "--backend", "echo", site=echo_site)
+    assert result.returncode == 1
+    assert "Model 'echo-named' is registered by a plugin, but its files are missing" in result.stderr

@@ -40,6 +40,12 @@ def resolve_model(reference: str) -> Path:
 
     for named in registry().objects("model"):
         if named.name == reference:
+            location = Path(named.location)
+            if location.is_absolute() and not location.is_dir():
+                raise ModelLoadError(
+                    f"Model '{reference}' is registered by a plugin, but its files are missing from {location}: "
+                    "reinstall the plugin that provides it."
+                )
             reference = str(named.location)
             break
     path = Path(reference).expanduser()
