@@ -214,7 +214,9 @@ class Grounding(torch.nn.Module):
         self.colour = torch.nn.Linear(width, len(COLOURS) + 1)
         self.shape = torch.nn.Linear(width, len(SHAPES) + 1)
         self.captured: list[torch.Tensor] = []
-        model.model.visual.register_forward_hook(lambda module, args, output: self.captured.append(output.pooler_output))
+        model.model.visual.register_forward_hook(
+            lambda module, args, output: self.captured.append(output.pooler_output)
+        )
 
     def loss(self, samples) -> torch.Tensor:
         # The model encodes all images of a batch first, then all videos.
