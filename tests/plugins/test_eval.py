@@ -99,3 +99,10 @@ def test_a_named_model_whose_files_are_missing_is_one_sentence(echo_site):
     result = run_trio("analyze", "fake://x", "-q", "hi", "--model", "echo-named", "--backend", "echo", site=echo_site)
     assert result.returncode == 1
     assert "Model 'echo-named' is registered by a plugin, but its files are missing" in result.stderr
+
+
+def test_eval_refuses_optimizers_outside_compare(echo_site):
+    result = run_trio(
+        "eval", "frame-count", "--model", "echo-named", "--backend", "echo", "--optimizers", "halve", site=echo_site
+    )
+    assert result.returncode == 1 and "from --compare" in result.stderr

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .errors import TrioError
+from .errors import ConfigError, TrioError
 
 
 class TrioGroup(click.Group):
@@ -117,11 +117,15 @@ def eval_command(suite_name, limit, compare, as_json, **options):
     from .evaluation import parse_configs, render, run_eval
     from .plugins import registry
 
+    if options.get("optimizers"):
+        raise ConfigError(
+            "trio eval takes its optimizers from --compare (e.g. --compare baseline,tome), not --optimizers."
+        )
     reg = registry()
     suite = reg.find("eval suite", suite_name)
     given = {name: options.get(name) for name in ENGINE_OPTION_NAMES if name != "optimizers"}
-    # Every frame the suite made is meant to be seen: no dedup unless asked for.
-    base = load_config(**{"dedup_threshold": 0.0, **{k: v for k, v in given.items() if v is not None}})
+    # Every frame a suite made is meant to be seen: dedup is always off in an eval.
+    base = load_config(**given, dedup_threshold=0.0)
     configs = parse_configs(compare, [item.name for item in reg.of_kind("optimizer")])
     report = run_eval(suite, base, configs, limit=limit)
     click.echo(report.model_dump_json(indent=2) if as_json else render(report))

@@ -126,8 +126,9 @@ def registry() -> Registry:
     Plugins are asked in pluggy's call order: the most recently registered first (so
     installed plugins come before the core's defaults; ``tryfirst``/``trylast`` move a
     plugin). That is the order frame sources are offered a target (a plugin can take over a
-    scheme) and the order frame filters run in. Built fresh on every call: plugins may be registered or unregistered at run time (tests
-    do), and the hooks only construct small descriptor objects.
+    scheme) and the order frame filters run in. Built fresh on every call: plugins may be
+    registered or unregistered at run time (tests do), and the hooks only construct small
+    descriptor objects.
     """
     load_plugins()
     found = Registry()
