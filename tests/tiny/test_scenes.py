@@ -16,6 +16,7 @@ from trio_model_tiny.questions import (
     corpus,
     dataset,
     describe,
+    follow_ups,
     is_correct,
     make_sample,
     normalise,
@@ -319,3 +320,40 @@ def test_full_size_generation_runs():
     made = list(dataset(TRAIN_SEED_BASE, 50))
     assert made[0].media.shape == (448, 448, 3)
     assert made[4].kind == "video" and made[4].media[0].shape == (224, 224, 3) and len(made[4].media) == 8
+
+
+def _names(objects):
+    return [(obj.colour, obj.shape) for obj in objects]
+
+
+def test_follow_up_questions_are_new_and_answered_by_the_same_scene():
+    seen_tasks = Counter()
+    for i in range(140):
+        rng = sample_rng(TRAIN_SEED_BASE, i)
+        sample = make_sample(TASKS[i % len(TASKS)], rng, image_size=224)
+        extra = follow_ups(sample, rng, 3)
+        questions = [sample.question] + [question for _, question, _, _ in extra]
+        assert extra and len(set(questions)) == len(questions)
+        for task, question, answer, meta in extra:
+            seen_tasks[task] += 1
+            if sample.kind == "video":
+                first, last = _names(sample.meta["objects_per_frame"][0]), _names(sample.meta["objects_per_frame"][-1])
+                target = tuple(meta["target"])
+                assert answer == ("yes" if target not in first and target in last else "no"), question
+                continue
+            objects, side = sample.meta["objects"], sample.media.shape[0]
+            if task == "presence":
+                assert (answer == "yes") == (tuple(meta["target"]) in _names(objects)), question
+            elif task == "count":
+                colour, shape = meta["target"]
+                matching = [o for o in objects if colour in (None, o.colour) and shape in (None, o.shape)]
+                assert answer == str(len(matching)), question
+            elif task == "colour":
+                (only,) = [o for o in objects if o.shape == meta["target"][1]]
+                assert answer == only.colour, question
+            elif task == "position":
+                (only,) = [o for o in objects if (o.colour, o.shape) == tuple(meta["target"])]
+                assert answer == position_word(only.x, only.y, side), question
+            else:
+                assert answer == describe(objects)
+    assert set(seen_tasks) == {"presence", "count", "colour", "position", "description", "appearance"}

@@ -17,10 +17,14 @@ class TorchFamily(ModelFamily):
     # Chat-template tokens that end the assistant's turn; generation stops on them too.
     end_tokens: tuple[str, ...] = ()
 
-    def build_inputs(self, processor, messages: list[Message]):
-        """Processor outputs (``input_ids``, ``pixel_values``...) for ``messages``, ready for ``generate``."""
+    def build_inputs(self, processor, messages: list[Message], *, add_generation_prompt: bool = True):
+        """Processor outputs (``input_ids``, ``pixel_values``...) for ``messages``, ready for ``generate``.
+
+        With ``add_generation_prompt=False`` the conversation is encoded as it stands, assistant
+        turns included: what a training step feeds the model.
+        """
         chat, images, videos, metadata = self.to_chat(messages)
-        text = processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        text = processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=add_generation_prompt)
         kwargs: dict[str, Any] = {}
         if images:
             kwargs["images"] = images

@@ -12,7 +12,7 @@ Seven tasks, each a plain English question with a short canonical answer:
 
 Seeds. Sample i of `dataset(seed, ...)` is drawn from `np.random.default_rng([seed, i])`.
 Training uses `seed=TRAIN_SEED_BASE` only (varying the index: `sample_rng(TRAIN_SEED_BASE, step)`),
-evaluation uses `seed=EVAL_SEED` only. The two SeedSequence entropy lists differ in their first
+evaluation uses `seed=EVAL_SEED` only (and training watches its progress on `VALIDATION_SEED`). The two SeedSequence entropy lists differ in their first
 word, so the streams never coincide and no evaluation scene is ever a training scene.
 
 Scoring (`is_correct`) is strict but forgiving of form: case, punctuation, articles ("the",
@@ -56,6 +56,7 @@ POPE_TYPES = ("random", "popular", "adversarial")
 
 TRAIN_SEED_BASE = 0
 EVAL_SEED = 1_000_003
+VALIDATION_SEED = 2_000_003  # watched during training; neither trained on nor the benchmark
 
 MAX_OBJECTS = 4
 COUNT_WORDS = ("one", "two", "three", "four")
@@ -456,3 +457,100 @@ def corpus() -> list[str]:
         "a red circle, a green square, a blue triangle and a yellow star",
     ]
     return list(dict.fromkeys(texts))
+
+
+# --- follow-up questions (training) ------------------------------------------------------
+#
+# Training asks several questions about one scene, as a multi-turn conversation: the vision
+# encoder runs once and every answer teaches the model to read the same visual tokens. The
+# first turn is always the task's own sample (so the benchmark's one-turn format is what the
+# model sees most); follow-ups are any other question the scene answers unambiguously.
+# Each follow-up is (task, question, answer, meta) with `meta` shaped like Sample.meta.
+
+IMAGE_FOLLOW_UPS = ("presence", "count", "colour", "position", "description")
+
+
+def _unique(objects: Sequence[SceneObject], key) -> list[SceneObject]:
+    groups = Counter(key(obj) for obj in objects)
+    return [obj for obj in objects if groups[key(obj)] == 1]
+
+
+def _image_follow_up(task: str, rng: np.random.Generator, objects: Sequence[SceneObject], size: int):
+    if task == "presence":
+        if objects and rng.random() < 0.5:
+            anchor = _pick(rng, objects)
+            target, answer, pope = (anchor.colour, anchor.shape), "yes", "positive"
+        else:
+            pope = _pick(rng, POPE_TYPES if objects else ("random", "popular"))
+            target, answer = pope_negative(rng, pope, objects), "no"
+        question = _pick(rng, PRESENCE_QUESTIONS).format(a_obj=with_article(" ".join(target)))
+        return question, answer, {"target": target, "positive": answer == "yes", "pope": pope}
+    if task == "count":
+        query = _pick(rng, list(COUNT_QUESTIONS))
+        # Mostly about something in the scene, so that most answers are not 0.
+        if objects and rng.random() < 0.7:
+            anchor = _pick(rng, objects)
+            colour, shape = anchor.colour, anchor.shape
+        else:
+            colour, shape = _random_object(rng)
+        target = (colour if query in ("colour", "both") else None, shape if query in ("shape", "both") else None)
+        k = sum(
+            (target[0] is None or obj.colour == target[0]) and (target[1] is None or obj.shape == target[1])
+            for obj in objects
+        )
+        question = _pick(rng, COUNT_QUESTIONS[query]).format(colour=colour, shapes=shape + "s")
+        return question, str(k), {"target": target, "query": query}
+    if task == "colour":
+        candidates = _unique(objects, lambda obj: obj.shape)
+        if not candidates:
+            return None
+        obj = _pick(rng, candidates)
+        question = _pick(rng, COLOUR_QUESTIONS).format(shape=obj.shape)
+        return question, obj.colour, {"target": (obj.colour, obj.shape)}
+    if task == "position":
+        candidates = _unique(objects, lambda obj: (obj.colour, obj.shape))
+        if not candidates:
+            return None
+        obj = _pick(rng, candidates)
+        question = _pick(rng, POSITION_QUESTIONS).format(obj=obj.name)
+        return question, position_word(obj.x, obj.y, size), {"target": (obj.colour, obj.shape)}
+    if task == "description":
+        return _pick(rng, DESCRIPTION_QUESTIONS), describe(objects), {}
+    raise ValueError(f"Unknown follow-up task {task!r}; use one of {', '.join(IMAGE_FOLLOW_UPS)}.")
+
+
+def follow_ups(sample: Sample, rng: np.random.Generator, count: int) -> list[tuple[str, str, str, dict]]:
+    """Up to `count` more questions about `sample`'s scene or clip, as (task, question, answer, meta).
+
+    Images get presence, count, colour, position and description questions; clips get
+    "did X appear?" questions about objects that appeared, stayed, moved, vanished or were
+    never there. Never the sample's own question twice.
+    """
+    asked = {sample.question}
+    found = []
+    for _attempt in range(4 * count):
+        if len(found) == count:
+            break
+        if sample.kind == "image":
+            task = _pick(rng, IMAGE_FOLLOW_UPS)
+            made = _image_follow_up(task, rng, sample.meta["objects"], sample.media.shape[0])
+        else:
+            task = "appearance"
+            made = _clip_follow_up(rng, sample.meta["objects_per_frame"])
+        if made is None or made[0] in asked:
+            continue
+        asked.add(made[0])
+        found.append((task, *made))
+    return found
+
+
+def _clip_follow_up(rng: np.random.Generator, objects_per_frame: Sequence[Sequence[SceneObject]]):
+    first, last = _names(objects_per_frame[0]), _names(objects_per_frame[-1])
+    seen = set.union(*(_names(objs) for objs in objects_per_frame))
+    if seen and rng.random() < 0.7:
+        target = _pick(rng, sorted(seen))
+    else:
+        target = _pick(rng, [obj for obj in ALL_OBJECTS if obj not in seen])
+    appeared = target not in first and target in last
+    question = _pick(rng, APPEARANCE_QUESTIONS).format(a_obj=with_article(" ".join(target)))
+    return question, "yes" if appeared else "no", {"target": target}
