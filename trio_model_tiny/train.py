@@ -16,9 +16,9 @@ the measurements behind each choice):
 
 - Several questions per scene, each its own one-question row: the vision encoder runs once
   and every answer is a training signal for the same visual tokens.
-- Dense grounding (training only): small heads read every visual token and predict the
-  colour and shape under it, whether an object's centre is there, and which way the object
-  under it moves. They teach the vision encoder what is where from the first step.
+- Grounding (training only): every visual token the vision encoder hands to the LLM is
+  pulled towards a fixed code for the colour, shape, 3x3 region and motion of the object
+  under it. Distinct, salient visual tokens are what the LLM can learn to read quickly.
 - Attention guidance (training only): two heads of one LLM layer are told where to look:
   at the answer's first position, their attention should fall on the visual tokens of the
   object the question is about. The answer loss alone finds this slowly, because attention
@@ -190,75 +190,56 @@ def draw_turns(sample: Sample, rng: np.random.Generator) -> list[Turn]:
 # --- what each visual token shows ----------------------------------------------------------
 
 CELL = 28  # pixels per visual token: 14-pixel patches merged 2x2
-# The share of an object's bounding radius that is surely inside the shape.
-INSIDE = {"circle": 0.85, "square": 0.65, "triangle": 0.4, "star": 0.3}
-STILL = len(DIRECTIONS)  # the motion class of every cell that does not move
-
-
-def cell_centres(side: int) -> tuple[np.ndarray, np.ndarray]:
-    centres = (np.arange(side // CELL) + 0.5) * CELL
-    cy, cx = np.meshgrid(centres, centres, indexing="ij")  # (cells, cells), raster order
-    return cx, cy
 
 
 def covered_cells(obj: SceneObject, side: int) -> np.ndarray:
     """Raster indices of the visual tokens that show any part of ``obj`` (generously: its bounding circle)."""
-    cx, cy = cell_centres(side)
+    centres = (np.arange(side // CELL) + 0.5) * CELL
+    cy, cx = np.meshgrid(centres, centres, indexing="ij")  # (cells, cells), raster order
     near = np.hypot(cx - obj.x, cy - obj.y) < obj.radius + CELL / 4
     near[min(int(obj.y // CELL), near.shape[0] - 1), min(int(obj.x // CELL), near.shape[1] - 1)] = True
     return np.flatnonzero(near.reshape(-1))
 
 
-def frame_labels(objects: list[SceneObject], side: int) -> dict[str, np.ndarray]:
-    """Per-cell classes of one frame: colour, shape (background is the last class) and object centre.
+def region(obj: SceneObject, side: int) -> int:
+    """The object's cell of the 3x3 grid the position answers name (0 = top left, 8 = bottom right)."""
+    return min(int(3 * obj.y / side), 2) * 3 + min(int(3 * obj.x / side), 2)
 
-    Cells on an object's edge are -100 (not scored) for colour and shape.
+
+def cell_codes(objects: list[SceneObject], side: int, motion: tuple | None = None) -> np.ndarray:
+    """Per visual token of one frame: (colour, shape, region, motion) codes; -1 where nothing is.
+
+    ``motion`` is ``(colour, shape, direction)`` of the object that moves in a clip.
     """
-    cx, cy = cell_centres(side)
-    colour = np.full(cx.shape, len(COLOURS), dtype=np.int64)
-    shape = np.full(cx.shape, len(SHAPES), dtype=np.int64)
-    centre = np.zeros(cx.shape, dtype=np.int64)
+    codes = np.full(((side // CELL) ** 2, 4), -1, dtype=np.int64)
     for obj in objects:
-        distance = np.hypot(cx - obj.x, cy - obj.y)
-        edge = distance < obj.radius
-        inside = distance < obj.radius * INSIDE[obj.shape]
-        colour[edge] = shape[edge] = -100
-        colour[inside] = list(COLOURS).index(obj.colour)
-        shape[inside] = SHAPES.index(obj.shape)
-        centre[min(int(obj.y // CELL), cx.shape[0] - 1), min(int(obj.x // CELL), cx.shape[1] - 1)] = 1
-    return {"colour": colour.reshape(-1), "shape": shape.reshape(-1), "centre": centre.reshape(-1)}
+        moving = motion is not None and (obj.colour, obj.shape) == motion[:2]
+        code = (
+            list(COLOURS).index(obj.colour),
+            SHAPES.index(obj.shape),
+            region(obj, side),
+            DIRECTIONS.index(motion[2]) if moving else -1,
+        )
+        codes[covered_cells(obj, side)] = code
+    return codes
 
 
-def grounding_labels(sample: Sample) -> dict[str, torch.Tensor]:
-    """Per-visual-token targets for one sample, in the order the vision encoder emits its tokens.
+def sample_codes(sample: Sample) -> np.ndarray:
+    """Codes for every visual token of a sample, in the order the vision encoder emits them.
 
-    A clip's token covers two frames: colour and shape count where both frames agree; the
-    motion class is the mover's direction on every cell it covers in either frame.
+    A clip's token covers two frames (one temporal patch): it shows what either frame shows.
     """
     if sample.kind == "image":
-        labels = frame_labels(sample.meta["objects"], sample.media.shape[0])
-        return {key: torch.from_numpy(value) for key, value in labels.items()}
+        return cell_codes(sample.meta["objects"], sample.media.shape[0])
     side = sample.media[0].shape[0]
-    per_frame = sample.meta["objects_per_frame"]
     event = sample.meta["event"]
-    parts: dict[str, list[np.ndarray]] = {"colour": [], "shape": [], "centre": [], "motion": []}
-    for first in range(0, len(per_frame) - 1, 2):  # two frames make one temporal patch
-        a, b = frame_labels(per_frame[first], side), frame_labels(per_frame[first + 1], side)
-        for key in ("colour", "shape"):
-            parts[key].append(np.where(a[key] == b[key], a[key], -100))
-        parts["centre"].append(np.full_like(a["centre"], -100))  # a moving centre has no one cell
-        motion = np.full_like(a["colour"], STILL)
-        if event.get("type") == "move":
-            mover = next(
-                obj for obj in per_frame[first] if (obj.colour, obj.shape) == (event["colour"], event["shape"])
-            )
-            moved = next(
-                obj for obj in per_frame[first + 1] if (obj.colour, obj.shape) == (event["colour"], event["shape"])
-            )
-            cells = np.union1d(covered_cells(mover, side), covered_cells(moved, side))
-            motion[cells] = DIRECTIONS.index(event["direction"])
-        parts["motion"].append(motion)
-    return {key: torch.from_numpy(np.concatenate(value)) for key, value in parts.items()}
+    motion = (event["colour"], event["shape"], event["direction"]) if event.get("type") == "move" else None
+    per_frame = sample.meta["objects_per_frame"]
+    patches = []
+    for first in range(0, len(per_frame) - 1, 2):
+        a, b = (cell_codes(per_frame[i], side, motion) for i in (first, first + 1))
+        patches.append(np.where(a >= 0, a, b))
+    return np.concatenate(patches)
 
 
 def attention_cells(sample: Sample, turn: Turn) -> np.ndarray | None:
@@ -368,53 +349,33 @@ def forward(model, batch: dict, **kwargs):
 
 # --- the training-only helpers ---------------------------------------------------------------
 
-GROUNDING_WEIGHT = 0.5
+GROUNDING_WEIGHT = 2.0
 ATTENTION_WEIGHT = 0.5
 # Heads (layer, heads) whose attention is guided; the other heads and layers learn freely.
 GUIDED_LAYER = 1
 GUIDED_HEADS = (0, 1)
 
 
-class WordClassifier(torch.nn.Module):
-    """Classifies visual tokens by cosine similarity with the LLM's own embeddings of the answer words.
+class Grounding(torch.nn.Module):
+    """Tells the vision encoder what each of its output tokens should look like to the LLM.
 
-    A red cell then points where the word "red" does: copying a visual token through
-    attention lands next to the word it shows, and the tied output layer reads it off. A
-    learned vector stands for "none of these" (background, or a cell that does not move).
+    Every visual token is pulled towards a fixed code: the sum of random vectors for the
+    colour, shape, 3x3 region and motion of the object under it, or a background vector.
+    Measured: with features like these handed in directly, the LLM learns to answer colour
+    questions within 100 steps; with the encoder's own features and only the answer loss
+    (or classifier heads on the features), it stayed at chance for 1,000 steps, because what
+    tells the objects apart was a small part of large, mostly shared feature vectors.
+    The codes are training-only: the saved model is a plain Qwen2.5-VL.
     """
 
-    def __init__(self, embeddings: torch.nn.Embedding, word_ids: list[int]):
+    def __init__(self, model, seed: int):
         super().__init__()
-        self.embeddings = embeddings
-        self.register_buffer("word_ids", torch.tensor(word_ids), persistent=False)
-        self.none = torch.nn.Parameter(torch.randn(embeddings.embedding_dim) * 0.02)
-        self.scale = torch.nn.Parameter(torch.tensor(10.0))
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        classes = torch.cat([self.embeddings(self.word_ids), self.none[None]])  # (classes, width)
-        cosine = torch.nn.functional.normalize(tokens, dim=-1) @ torch.nn.functional.normalize(classes, dim=-1).T
-        return self.scale * cosine  # (tokens, classes)
-
-
-class Grounding(torch.nn.Module):
-    """Heads on every visual token the vision encoder hands to the LLM, fed by a forward hook."""
-
-    def __init__(self, model, tokenizer):
-        super().__init__()
-
-        def ids(words):
-            return [tokenizer.convert_tokens_to_ids(tokenizer.tokenize(word))[0] for word in words]
-
-        embeddings = model.get_input_embeddings()
-        self.heads = torch.nn.ModuleDict(
-            {
-                # the words as answers say them: "red" starts a colour answer, " circle" follows a colour
-                "colour": WordClassifier(embeddings, ids(list(COLOURS))),
-                "shape": WordClassifier(embeddings, ids([f" {shape}" for shape in SHAPES])),
-                "motion": WordClassifier(embeddings, ids(list(DIRECTIONS))),
-                "centre": torch.nn.Linear(embeddings.embedding_dim, 2),
-            }
-        )
+        width = model.config.text_config.hidden_size
+        generator = torch.Generator().manual_seed(seed)
+        sizes = (len(COLOURS), len(SHAPES), 9, len(DIRECTIONS))
+        for name, size in zip(("colour", "shape", "region", "motion"), sizes, strict=True):
+            self.register_buffer(name, torch.randn(size, width, generator=generator), persistent=False)
+        self.register_buffer("background", torch.randn(width, generator=generator), persistent=False)
         self.captured: list[torch.Tensor] = []
         model.model.visual.register_forward_hook(self.capture)
 
@@ -422,22 +383,25 @@ class Grounding(torch.nn.Module):
         if module.training:  # validation's generate calls are not scored
             self.captured.append(output.pooler_output)
 
+    def targets(self, codes: torch.Tensor) -> torch.Tensor:
+        on = codes >= 0
+        target = self.background.expand(codes.shape[0], -1).clone()
+        objects = on[:, 0]
+        target[objects] = 0
+        for column, table in enumerate((self.colour, self.shape, self.region, self.motion)):
+            target[on[:, column]] += table[codes[on[:, column], column]]
+        return target, objects
+
     def loss(self, samples: list[Sample]) -> torch.Tensor:
-        tokens = torch.cat(self.captured)  # (visual tokens of the batch, width); a batch is all images or all clips
+        tokens = torch.cat(self.captured)  # (visual tokens of the batch, width)
         self.captured.clear()
-        labels = [grounding_labels(sample) for sample in samples]
-        total = tokens.new_zeros(())
-        for key, head in self.heads.items():
-            if key not in labels[0]:
-                continue
-            target = torch.cat([label[key] for label in labels])
-            if target.shape[0] != tokens.shape[0]:
-                raise RuntimeError(
-                    f"grounding targets ({target.shape[0]}) do not match visual tokens ({tokens.shape[0]})"
-                )
-            if (target != -100).any():
-                total = total + torch.nn.functional.cross_entropy(head(tokens), target)
-        return total
+        codes = torch.from_numpy(np.concatenate([sample_codes(sample) for sample in samples]))
+        if codes.shape[0] != tokens.shape[0]:
+            raise RuntimeError(f"grounding codes ({codes.shape[0]}) do not match visual tokens ({tokens.shape[0]})")
+        target, objects = self.targets(codes)
+        error = (tokens - target).pow(2).mean(-1)
+        # objects cover a few tokens in a hundred; they weigh as much as the background
+        return error[~objects].mean() + (error[objects].mean() if objects.any() else 0.0)
 
 
 def attention_loss(attentions, items: list[dict]) -> torch.Tensor:
@@ -561,8 +525,8 @@ def train(
     parameters = sum(p.numel() for p in model.parameters())
     print(f"trio-tiny: {parameters / 1e6:.2f} M parameters, {steps} steps of {batch_size} scenes", flush=True)
     encode = Encoder(processor)
-    grounding = Grounding(model, processor.tokenizer)
-    trained = list({id(p): p for p in [*model.parameters(), *grounding.parameters()]}.values())
+    grounding = Grounding(model, seed)
+    trained = list(model.parameters())
     optimizer = torch.optim.AdamW(trained, lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     model.train()
     started = time.time()
