@@ -202,7 +202,13 @@ def covered_cells(obj: SceneObject, side: int) -> np.ndarray:
 
 
 def region(obj: SceneObject, side: int) -> int:
-    """The object's cell of the 3x3 grid the position answers name (0 = top left, 8 = bottom right)."""
+    """The object's cell of the 3x3 grid the position answers name (0 = top left, 8 = bottom right).
+
+    Measured in the shipped run: the encoder's tokens give this code back at chance (12.5%
+    of object tokens after 1,200 steps, where colour reached 92% and shape 50%). The vision
+    encoder has only relative (rotary) positions; where an object is comes from the LLM's
+    mRoPE. The next run should drop it.
+    """
     return min(int(3 * obj.y / side), 2) * 3 + min(int(3 * obj.x / side), 2)
 
 
@@ -368,10 +374,14 @@ class Grounding(torch.nn.Module):
     The codes are training-only: the saved model is a plain Qwen2.5-VL.
     """
 
-    def __init__(self, model, seed: int):
+    # The codes are the same for every run: a later stage (--init) must aim at the codes its
+    # checkpoint learned, whatever --seed it draws its data with.
+    CODE_SEED = 0
+
+    def __init__(self, model):
         super().__init__()
         width = model.config.text_config.hidden_size
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(self.CODE_SEED)
         sizes = (len(COLOURS), len(SHAPES), 9, len(DIRECTIONS))
         for name, size in zip(("colour", "shape", "region", "motion"), sizes, strict=True):
             self.register_buffer(name, torch.randn(size, width, generator=generator), persistent=False)
@@ -509,12 +519,18 @@ def train(
     threads: int,
     log_every: int,
     validate_every: int,
+    init: Path | None = None,
 ) -> None:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     processor = build_processor()
     config = build_config(processor.tokenizer)
-    model = Qwen2_5_VLForConditionalGeneration(config)
+    if init is None:
+        model = Qwen2_5_VLForConditionalGeneration(config)
+    else:  # a further stage from a checkpoint: its model already reads, so no small-image warm-up
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(init)
+        if model.config.text_config.vocab_size != config.text_config.vocab_size:
+            raise SystemExit(f"{init} was trained with another tokenizer")
     model.set_attn_implementation({"text_config": "eager"})  # attention weights for the guided heads
     batched_window_attention(model)
     model.generation_config = GenerationConfig(
@@ -525,7 +541,7 @@ def train(
     parameters = sum(p.numel() for p in model.parameters())
     print(f"trio-tiny: {parameters / 1e6:.2f} M parameters, {steps} steps of {batch_size} scenes", flush=True)
     encode = Encoder(processor)
-    grounding = Grounding(model, seed)
+    grounding = Grounding(model)
     trained = list(model.parameters())
     optimizer = torch.optim.AdamW(trained, lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     model.train()
@@ -534,7 +550,7 @@ def train(
     validation = {}
     for step in range(steps):
         rng = np.random.default_rng([TRAIN_SEED_BASE, seed, step])
-        samples = draw_batch(rng, batch_size, step / steps)
+        samples = draw_batch(rng, batch_size, 1.0 if init else step / steps)
         rows, owners = [], []
         for index, sample in enumerate(samples):
             for turn in draw_turns(sample, rng):
@@ -578,6 +594,7 @@ def train(
             "batch_size": batch_size,
             "lr": lr,
             "seed": seed,
+            "init": str(init) if init else None,
             "threads": threads,
             "parameters": parameters,
             "minutes": round((time.time() - started) / 60, 1),
@@ -599,6 +616,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--log-every", type=int, default=25)
     parser.add_argument("--validate-every", type=int, default=500, help="0: never")
+    parser.add_argument("--init", type=Path, help="continue from this checkpoint (a further stage)")
     args = parser.parse_args()
     train(
         args.out,
@@ -609,6 +627,7 @@ def main() -> None:
         threads=args.threads,
         log_every=args.log_every,
         validate_every=args.validate_every,
+        init=args.init,
     )
 
 
