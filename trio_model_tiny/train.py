@@ -2,8 +2,9 @@
 
     python trio_model_tiny/train.py --out trio_model_tiny/src/trio_model_tiny/weights
 
-The defaults are the shipped run's: 3,600 steps, 70 minutes on 2 CPU cores. The run is seeded and reproducible on one machine (same seed, same steps, same torch build ->
-the same weights; thread scheduling can change float sums across machines). It writes a
+The defaults are the shipped run's: 3,600 steps, 70 minutes on 2 CPU cores. The run is
+seeded and reproducible on one machine (same seed, same steps, same torch build -> the same
+weights; thread scheduling can change float sums across machines). It writes a
 standard Hugging Face checkpoint (config, safetensors, tokenizer, processor, chat template),
 so transformers and mlx-vlm load it as they load Qwen/Qwen2.5-VL-3B-Instruct. CI does not
 retrain; the weights ship inside the trio-model-tiny package.
@@ -64,7 +65,7 @@ from trio_model_tiny.questions import (
     is_correct,
     make_sample,
 )
-from trio_model_tiny.scenes import COLOURS, DIRECTIONS, SHAPES, SceneObject
+from trio_model_tiny.scenes import COLOURS, DIRECTIONS, POSITIONS, SHAPES, SceneObject, position_word
 
 # Default resolution: a 448x448 image is 32x32 patches of 14 px, merged 2x2 into 16x16 = 256
 # visual tokens; a video frame is at most 224x224, 64 tokens per pair of frames.
@@ -209,7 +210,7 @@ def region(obj: SceneObject, side: int) -> int:
     encoder has only relative (rotary) positions; where an object is comes from the LLM's
     mRoPE. The next run should drop it.
     """
-    return min(int(3 * obj.y / side), 2) * 3 + min(int(3 * obj.x / side), 2)
+    return POSITIONS.index(position_word(obj.x, obj.y, side))
 
 
 def cell_codes(objects: list[SceneObject], side: int, motion: tuple | None = None) -> np.ndarray:
@@ -393,7 +394,8 @@ class Grounding(torch.nn.Module):
         if module.training:  # validation's generate calls are not scored
             self.captured.append(output.pooler_output)
 
-    def targets(self, codes: torch.Tensor) -> torch.Tensor:
+    def targets(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each token's code vector, and which tokens show an object."""
         on = codes >= 0
         target = self.background.expand(codes.shape[0], -1).clone()
         objects = on[:, 0]
