@@ -83,8 +83,8 @@ def test_demo_clip_motion_through_the_cli():
 
 # Measured on these 12 questions per task at release: presence 75%, colour 83%, count 42%,
 # position 17%, motion 75%, appearance 100%, description 58% (position has no floor: it is
-# near chance). The floors sit above chance and under the measured figures, so the test catches a
-# broken model or pipeline.
+# near chance). The floors sit above chance and under the measured figures, so the test
+# catches a broken model or pipeline.
 FLOORS = {"presence": 0.6, "colour": 0.4, "count": 0.3, "motion": 0.4, "appearance": 0.7, "description": 0.3}
 
 
