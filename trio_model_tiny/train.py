@@ -256,25 +256,36 @@ def sample_codes(sample: Sample) -> np.ndarray:
     return np.concatenate(patches)
 
 
-def object_cells(sample: Sample) -> list[tuple[np.ndarray, int, int]]:
-    """Every object the vision encoder sees: (its visual tokens, shape index, direction index or -1).
+def placed_objects(sample: Sample) -> list[tuple[np.ndarray, SceneObject]]:
+    """Each object with the visual tokens (indices among the sample's) that show it.
 
-    In a clip each temporal patch sees each object afresh (twice: once per frame of the patch).
+    A clip's temporal patch covers two frames, so an object comes once per frame that shows it.
     """
     if sample.kind == "image":
         side = sample.media.shape[0]
-        return [(covered_cells(obj, side), SHAPES.index(obj.shape), -1) for obj in sample.meta["objects"]]
+        return [(covered_cells(obj, side), obj) for obj in sample.meta["objects"]]
     side = sample.media[0].shape[0]
     per_patch = (side // CELL) ** 2
-    event = sample.meta["event"]
-    mover = (event["colour"], event["shape"]) if event.get("type") == "move" else None
     per_frame = sample.meta["objects_per_frame"]
-    found = []
-    for patch, first in enumerate(range(0, len(per_frame) - 1, 2)):
-        for obj in per_frame[first] + per_frame[first + 1]:
-            direction = DIRECTIONS.index(event["direction"]) if (obj.colour, obj.shape) == mover else -1
-            found.append((patch * per_patch + covered_cells(obj, side), SHAPES.index(obj.shape), direction))
-    return found
+    return [
+        (patch * per_patch + covered_cells(obj, side), obj)
+        for patch, first in enumerate(range(0, len(per_frame) - 1, 2))
+        for obj in per_frame[first] + per_frame[first + 1]
+    ]
+
+
+def object_cells(sample: Sample) -> list[tuple[np.ndarray, int, int]]:
+    """Every object the vision encoder sees: (its visual tokens, shape index, direction index or -1)."""
+    event = sample.meta.get("event", {})
+    mover = (event["colour"], event["shape"]) if event.get("type") == "move" else None
+    return [
+        (
+            cells,
+            SHAPES.index(obj.shape),
+            DIRECTIONS.index(event["direction"]) if (obj.colour, obj.shape) == mover else -1,
+        )
+        for cells, obj in placed_objects(sample)
+    ]
 
 
 def attention_cells(sample: Sample, turn: Turn) -> np.ndarray | None:
@@ -288,20 +299,11 @@ def attention_cells(sample: Sample, turn: Turn) -> np.ndarray | None:
     if turn.task in ("presence", "appearance") and turn.answer != "yes":
         return None
     target = tuple(turn.meta["target"])
-    if sample.kind == "image":
-        side = sample.media.shape[0]
-        hits = [covered_cells(obj, side) for obj in sample.meta["objects"] if (obj.colour, obj.shape) == target]
-        return np.concatenate(hits) if hits else None
-    side = sample.media[0].shape[0]
-    per_patch = (side // CELL) ** 2
-    per_frame = sample.meta["objects_per_frame"]
-    hits = []
-    for patch, first in enumerate(range(0, len(per_frame) - 1, 2)):
-        for objects in (per_frame[first], per_frame[first + 1]):
-            hits += [
-                patch * per_patch + covered_cells(obj, side) for obj in objects if (obj.colour, obj.shape) == target
-            ]
-    return np.unique(np.concatenate(hits)) if hits else None
+    hits = [cells for cells, obj in placed_objects(sample) if (obj.colour, obj.shape) == target]
+    if not hits:
+        return None
+    hits = np.concatenate(hits)
+    return hits if sample.kind == "image" else np.unique(hits)  # a clip shows an object in both frames of a patch
 
 
 # --- model inputs ----------------------------------------------------------------------------
