@@ -2,12 +2,14 @@
 
     python trio_model_tiny/train.py --out DIR     # 3,600 steps from scratch, 67 minutes on 2 CPU cores
 
-The shipped weights took two stages (docs/trio-tiny.md, "Training", has the measurements):
+The shipped weights took four stages (docs/trio-tiny.md, "Training", has the measurements):
 
     python trio_model_tiny/train.py --out stage1 --pooled-weight 0     # 70 minutes
     python trio_model_tiny/train.py --init stage1 --out stage2 --steps 1000 --seed 1 --lr 1e-3   # 23 minutes
+    python trio_model_tiny/train.py --init stage2 --out stage3 --steps 1200 --seed 2 --lr 1.5e-3 --object-targets  # 27 minutes
+    python trio_model_tiny/train.py --init stage3 --out stage4 --steps 2000 --seed 3 --lr 1e-3 --object-targets    # 46 minutes
 
-and stage2 is what trio_model_tiny/src/trio_model_tiny/weights holds.
+(each with --validate-every 0) and stage4 is what trio_model_tiny/src/trio_model_tiny/weights holds.
 
 A run is seeded and reproducible on one machine (same seed, same steps, same torch build -> the same
 weights; thread scheduling can change float sums across machines). It writes a
@@ -27,11 +29,15 @@ the measurements behind each choice):
   pulled towards a fixed code for the colour, shape, 3x3 region and motion of the object
   under it. Distinct, salient visual tokens are what the LLM can learn to read quickly.
   And each object as a whole (the mean of its tokens) must name its shape and, if it
-  moves, its direction (--pooled-weight).
+  moves, its direction (--pooled-weight). With --object-targets, also a code for the
+  colour and shape together (so "purple square" is one thing to look for, not two) and
+  one for the token under each object's centre (one token per object, to count).
 - Attention guidance (training only): two heads of one LLM layer are told where to look:
   at the answer's first position, their attention should fall on the visual tokens of the
   object the question is about. The answer loss alone finds this slowly, because attention
-  starts out spread evenly over hundreds of visual tokens.
+  starts out spread evenly over hundreds of visual tokens. With --object-targets, a
+  question about something absent looks at <|vision_start|> instead, and a count question
+  spreads its attention evenly over that token and the centre of each counted object.
 
 None of the helpers is part of the saved model: trio-tiny is a plain Qwen2.5-VL.
 
@@ -206,8 +212,14 @@ def covered_cells(obj: SceneObject, side: int) -> np.ndarray:
     centres = (np.arange(side // CELL) + 0.5) * CELL
     cy, cx = np.meshgrid(centres, centres, indexing="ij")  # (cells, cells), raster order
     near = np.hypot(cx - obj.x, cy - obj.y) < obj.radius + CELL / 4
-    near[min(int(obj.y // CELL), near.shape[0] - 1), min(int(obj.x // CELL), near.shape[1] - 1)] = True
+    near.reshape(-1)[centre_cell(obj, side)] = True
     return np.flatnonzero(near.reshape(-1))
+
+
+def centre_cell(obj: SceneObject, side: int) -> int:
+    """Raster index of the visual token under the object's centre: one token per object, to count."""
+    cells = side // CELL
+    return min(int(obj.y // CELL), cells - 1) * cells + min(int(obj.x // CELL), cells - 1)
 
 
 def region(obj: SceneObject, side: int) -> int:
@@ -220,21 +232,30 @@ def region(obj: SceneObject, side: int) -> int:
     return POSITIONS.index(position_word(obj.x, obj.y, side))
 
 
-def cell_codes(objects: list[SceneObject], side: int, motion: tuple | None = None) -> np.ndarray:
-    """Per visual token of one frame: (colour, shape, region, motion) codes; -1 where nothing is.
+CODE_COLUMNS = ("colour", "shape", "region", "motion", "thing", "centre")
 
-    ``motion`` is ``(colour, shape, direction)`` of the object that moves in a clip.
+
+def cell_codes(objects: list[SceneObject], side: int, motion: tuple | None = None) -> np.ndarray:
+    """Per visual token of one frame: one code index per CODE_COLUMNS entry; -1 where it does not apply.
+
+    ``motion`` is ``(colour, shape, direction)`` of the object that moves in a clip. "thing"
+    is the colour and shape together (one code per pair), "centre" marks the token under an
+    object's centre.
     """
-    codes = np.full(((side // CELL) ** 2, 4), -1, dtype=np.int64)
+    codes = np.full(((side // CELL) ** 2, len(CODE_COLUMNS)), -1, dtype=np.int64)
     for obj in objects:
         moving = motion is not None and (obj.colour, obj.shape) == motion[:2]
+        colour, shape = list(COLOURS).index(obj.colour), SHAPES.index(obj.shape)
         code = (
-            list(COLOURS).index(obj.colour),
-            SHAPES.index(obj.shape),
+            colour,
+            shape,
             region(obj, side),
             DIRECTIONS.index(motion[2]) if moving else -1,
+            colour * len(SHAPES) + shape,
+            -1,
         )
         codes[covered_cells(obj, side)] = code
+        codes[centre_cell(obj, side), CODE_COLUMNS.index("centre")] = 0
     return codes
 
 
@@ -274,8 +295,8 @@ def placed_objects(sample: Sample) -> list[tuple[np.ndarray, SceneObject]]:
     ]
 
 
-def object_cells(sample: Sample) -> list[tuple[np.ndarray, int, int]]:
-    """Every object the vision encoder sees: (its visual tokens, shape index, direction index or -1)."""
+def object_cells(sample: Sample) -> list[tuple[np.ndarray, int, int, int]]:
+    """Every object the vision encoder sees: (its visual tokens, shape index, direction index or -1, thing index)."""
     event = sample.meta.get("event", {})
     mover = (event["colour"], event["shape"]) if event.get("type") == "move" else None
     return [
@@ -283,6 +304,7 @@ def object_cells(sample: Sample) -> list[tuple[np.ndarray, int, int]]:
             cells,
             SHAPES.index(obj.shape),
             DIRECTIONS.index(event["direction"]) if (obj.colour, obj.shape) == mover else -1,
+            list(COLOURS).index(obj.colour) * len(SHAPES) + SHAPES.index(obj.shape),
         )
         for cells, obj in placed_objects(sample)
     ]
@@ -306,15 +328,31 @@ def attention_cells(sample: Sample, turn: Turn) -> np.ndarray | None:
     return hits if sample.kind == "image" else np.unique(hits)  # a clip shows an object in both frames of a patch
 
 
+def counted_cells(sample: Sample, turn: Turn) -> np.ndarray:
+    """The centre token of every object a count question counts (empty for "0")."""
+    colour, shape = turn.meta["target"]
+    side = sample.media.shape[0]
+    return np.array(
+        [
+            centre_cell(obj, side)
+            for obj in sample.meta["objects"]
+            if (colour is None or obj.colour == colour) and (shape is None or obj.shape == shape)
+        ],
+        dtype=np.int64,
+    )
+
+
 # --- model inputs ----------------------------------------------------------------------------
 
 
 class Encoder:
     """Turns a sample and one question about it into model inputs, answer labels and attention targets."""
 
-    def __init__(self, processor):
+    def __init__(self, processor, object_targets: bool = False):
         self.processor = processor
+        self.object_targets = object_targets
         tokenizer = processor.tokenizer
+        self.sink = tokenizer.convert_tokens_to_ids("<|vision_start|>")
         self.header = tokenizer("<|im_start|>assistant\n")["input_ids"]
         self.end = tokenizer.convert_tokens_to_ids("<|im_end|>")
         self.visual = {
@@ -330,12 +368,30 @@ class Encoder:
         stop = start + int((ids[start:] == self.end).nonzero()[0]) + 1  # the answer and its <|im_end|>
         labels = torch.full_like(ids, -100)
         labels[start:stop] = ids[start:stop]
-        looks = []
+        return {**inputs, "labels": labels[None], "looks": self.looks(sample, turn, ids, start - 1)}
+
+    def looks(self, sample: Sample, turn: Turn, ids: torch.Tensor, query: int) -> list[tuple]:
+        """Where the guided heads should look from ``query`` (the position that predicts the answer).
+
+        Each entry is (query, key positions, spread): the attention mass should fall on the
+        keys, and with ``spread`` fall evenly on each of them. With ``object_targets``,
+        questions about nothing look at the <|vision_start|> token (a place to look when
+        nothing matches), and a count question spreads its attention evenly over that token
+        and the centre token of each object it counts, so that the share of the attention
+        off the marker says how many there are.
+        """
+        visual = torch.tensor([int(token) in self.visual for token in ids]).nonzero()[:, 0]
         cells = attention_cells(sample, turn)
         if cells is not None:
-            visual = torch.tensor([int(token) in self.visual for token in ids]).nonzero()[:, 0]
-            looks.append((start - 1, visual[torch.from_numpy(cells)]))  # the position that predicts the answer
-        return {**inputs, "labels": labels[None], "looks": looks}
+            return [(query, visual[torch.from_numpy(cells)], False)]
+        if not self.object_targets:
+            return []
+        sink = (ids == self.sink).nonzero()[:1, 0]
+        if turn.task == "presence" and turn.answer == "no":
+            return [(query, sink, False)]
+        if turn.task == "count" and sample.kind == "image":
+            return [(query, torch.cat([sink, visual[torch.from_numpy(counted_cells(sample, turn))]]), True)]
+        return []
 
     def answer_start(self, ids: list[int]) -> int:
         n = len(self.header)
@@ -409,15 +465,20 @@ class Grounding(torch.nn.Module):
     # checkpoint learned, whatever --seed it draws its data with.
     CODE_SEED = 0
 
-    def __init__(self, model, pooled_weight: float = 1.0):
+    def __init__(self, model, pooled_weight: float = 1.0, object_targets: bool = False):
         super().__init__()
         self.pooled_weight = pooled_weight
+        self.object_targets = object_targets
         width = model.config.text_config.hidden_size
         generator = torch.Generator().manual_seed(self.CODE_SEED)
         sizes = (len(COLOURS), len(SHAPES), 9, len(DIRECTIONS))
         for name, size in zip(("colour", "shape", "region", "motion"), sizes, strict=True):
             self.register_buffer(name, torch.randn(size, width, generator=generator), persistent=False)
         self.register_buffer("background", torch.randn(width, generator=generator), persistent=False)
+        # drawn after the others, so that a stage with them keeps the codes of one without
+        for name, size in (("thing", len(COLOURS) * len(SHAPES)), ("centre", 1)):
+            self.register_buffer(name, torch.randn(size, width, generator=generator), persistent=False)
+        self.columns = CODE_COLUMNS if object_targets else CODE_COLUMNS[:4]
         self.captured: list[torch.Tensor] = []
         model.model.visual.register_forward_hook(self.capture)
 
@@ -431,7 +492,8 @@ class Grounding(torch.nn.Module):
         target = self.background.expand(codes.shape[0], -1).clone()
         objects = on[:, 0]
         target[objects] = 0
-        for column, table in enumerate((self.colour, self.shape, self.region, self.motion)):
+        for column, name in enumerate(self.columns):
+            table = getattr(self, name)
             target[on[:, column]] += table[codes[on[:, column], column]]
         return target, objects
 
@@ -460,12 +522,13 @@ class Grounding(torch.nn.Module):
         encoder, a higher learning rate or a heavier shape code).
         """
         scale = self.shape.shape[1] ** -0.5
-        pooled, shapes, moving, directions = [], [], [], []
+        pooled, shapes, things, moving, directions = [], [], [], [], []
         offset = 0
         for sample, count in zip(samples, lengths, strict=True):
-            for cells, shape, direction in object_cells(sample):
+            for cells, shape, direction, thing in object_cells(sample):
                 pooled.append(tokens[offset + torch.from_numpy(cells)].mean(0))
                 shapes.append(shape)
+                things.append(thing)
                 if direction >= 0:
                     moving.append(len(pooled) - 1)
                     directions.append(direction)
@@ -474,18 +537,26 @@ class Grounding(torch.nn.Module):
             return tokens.new_zeros(())
         means = torch.stack(pooled) * scale
         loss = torch.nn.functional.cross_entropy(means @ self.shape.T, torch.tensor(shapes))
+        if self.object_targets:
+            loss = loss + torch.nn.functional.cross_entropy(means @ self.thing.T, torch.tensor(things))
         if moving:
             loss = loss + torch.nn.functional.cross_entropy(means[moving] @ self.motion.T, torch.tensor(directions))
         return loss
 
 
 def attention_loss(attentions, items: list[dict]) -> torch.Tensor:
-    """Mean over guided heads and questions of -log(attention mass on the asked-about object's tokens)."""
+    """Mean over guided heads and questions of -log(attention mass on the tokens to look at).
+
+    A spread look scores -log of each key's attention, averaged: least when the attention is
+    shared evenly among its keys and nothing else.
+    """
     weights = attentions[GUIDED_LAYER][:, list(GUIDED_HEADS)]  # (batch, guided heads, query, key)
     losses = [
-        -torch.log(weights[row, :, query, keys].sum(-1) + 1e-6).mean()
+        -torch.log(weights[row, :, query, keys] + 1e-6).mean()
+        if spread
+        else -torch.log(weights[row, :, query, keys].sum(-1) + 1e-6).mean()
         for row, item in enumerate(items)
-        for query, keys in item["looks"]
+        for query, keys, spread in item["looks"]
     ]
     return torch.stack(losses).mean() if losses else weights.new_zeros(())
 
@@ -586,6 +657,7 @@ def train(
     validate_every: int,
     init: Path | None = None,
     pooled_weight: float = 1.0,
+    object_targets: bool = False,
 ) -> None:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -606,8 +678,8 @@ def train(
     )
     parameters = sum(p.numel() for p in model.parameters())
     print(f"trio-tiny: {parameters / 1e6:.2f} M parameters, {steps} steps of {batch_size} scenes", flush=True)
-    encode = Encoder(processor)
-    grounding = Grounding(model, pooled_weight)
+    encode = Encoder(processor, object_targets)
+    grounding = Grounding(model, pooled_weight, object_targets)
     trained = list(model.parameters())
     optimizer = torch.optim.AdamW(trained, lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     model.train()
@@ -662,6 +734,7 @@ def train(
             "seed": seed,
             "init": str(init) if init else None,
             "pooled_weight": pooled_weight,
+            "object_targets": object_targets,
             "threads": threads,
             "parameters": parameters,
             "minutes": round((time.time() - started) / 60, 1),
@@ -687,6 +760,11 @@ def main() -> None:
     parser.add_argument(
         "--pooled-weight", type=float, default=1.0, help="weight of each object's pooled shape/direction loss"
     )
+    parser.add_argument(
+        "--object-targets",
+        action="store_true",
+        help="codes for colour-and-shape and object centres; look at <|vision_start|> for absent things, spread over centres to count",
+    )
     args = parser.parse_args()
     train(
         args.out,
@@ -699,6 +777,7 @@ def main() -> None:
         validate_every=args.validate_every,
         init=args.init,
         pooled_weight=args.pooled_weight,
+        object_targets=args.object_targets,
     )
 
 

@@ -41,12 +41,12 @@ def test_every_visual_token_gets_a_code_and_every_object_its_own_tokens(train, e
     row = encode(sample, train.Turn(sample.task, sample.question, sample.answer, sample.meta))
     codes = train.sample_codes(sample)
     assert len(codes) == visual_tokens(encode, row)
-    for cells, shape, direction in train.object_cells(sample):
+    for cells, shape, direction, _ in train.object_cells(sample):
         assert len(cells) and cells.max() < len(codes)
         assert (codes[cells, 1] == shape).any()  # the object's own shape is among the codes under it
         assert direction == -1 or task == "motion"
     if task == "motion":
-        moved = {direction for _, _, direction in train.object_cells(sample) if direction >= 0}
+        moved = {direction for _, _, direction, _ in train.object_cells(sample) if direction >= 0}
         assert moved == {DIRECTIONS.index(sample.answer)}
 
 
@@ -57,14 +57,47 @@ def test_pooled_loss_is_low_when_the_tokens_carry_the_right_codes(train, encode)
     codes = torch.from_numpy(train.sample_codes(sample))
     right, _ = grounding.targets(codes)
     wrong = right.clone()
-    for cells, shape, _ in train.object_cells(sample):
+    for cells, shape, _, _ in train.object_cells(sample):
         wrong[torch.from_numpy(cells)] += 2 * (grounding.shape[(shape + 1) % len(SHAPES)] - grounding.shape[shape])
     losses = [float(grounding.pooled_loss(tokens, [sample], [len(codes)])) for tokens in (right, wrong)]
     assert sample.meta["objects"] and losses[0] < 0.1 < losses[1]
 
 
+def test_object_targets_look_at_the_marker_for_absent_things_and_spread_over_counted_centres(train):
+    encode = train.Encoder(train.build_processor(), object_targets=True)
+    seen = set()
+    for index in range(40):
+        sample = make_sample(("presence", "count")[index % 2], np.random.default_rng([7, 3, index]), image_size=224)
+        row = encode(sample, train.Turn(sample.task, sample.question, sample.answer, sample.meta))
+        ids = row["input_ids"][0]
+        [(query, keys, spread)] = row["looks"] or [(None, None, None)]
+        if sample.task == "presence" and sample.answer == "no":
+            assert keys.tolist() == [int((ids == encode.sink).nonzero()[0, 0])] and not spread
+        elif sample.task == "count":
+            assert spread and len(keys) == int(sample.answer) + 1  # the marker and one centre per counted object
+            assert int(ids[keys[0]]) == encode.sink and all(int(ids[key]) in encode.visual for key in keys[1:])
+            assert query == encode.answer_start(ids.tolist()) - 1
+        seen.add((sample.task, sample.answer if sample.task == "presence" else "n"))
+    assert seen == {("presence", "yes"), ("presence", "no"), ("count", "n")}
+    without = train.Encoder(encode.processor)
+    sample = make_sample("count", np.random.default_rng([7, 4]), image_size=224)
+    assert without(sample, train.Turn(sample.task, sample.question, sample.answer, sample.meta))["looks"] == []
+
+
+def test_each_object_has_one_centre_token_and_its_colour_and_shape_code(train):
+    sample = make_sample("description", np.random.default_rng([7, 5]), image_size=448)
+    codes = train.sample_codes(sample)
+    columns = {name: codes[:, i] for i, name in enumerate(train.CODE_COLUMNS)}
+    objects = sample.meta["objects"]
+    assert objects and (columns["centre"] == 0).sum() == len(objects)
+    on = columns["colour"] >= 0
+    assert (columns["thing"][on] == columns["colour"][on] * len(SHAPES) + columns["shape"][on]).all()
+
+
 def test_a_short_run_writes_a_checkpoint_transformers_loads(train, tmp_path):
-    train.train(tmp_path, steps=2, batch_size=2, lr=1e-3, seed=0, threads=1, log_every=1, validate_every=0)
+    train.train(
+        tmp_path, steps=2, batch_size=2, lr=1e-3, seed=0, threads=1, log_every=1, validate_every=0, object_targets=True
+    )
     record = json.loads((tmp_path / "training.json").read_text())
     assert all(np.isfinite(value) for value in record["final_losses"].values())
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tmp_path)
