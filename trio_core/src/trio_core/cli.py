@@ -35,6 +35,18 @@ def bench():
     """Benchmarks that measure trio against the raw libraries, side by side in one run."""
 
 
+def _optimizer_settings(context, parameter, values) -> dict | None:
+    """``("tome.keep=0.5", ...)`` -> ``{"tome": {"keep": "0.5"}}``; each optimizer's settings model converts the values."""
+    settings: dict[str, dict[str, str]] = {}
+    for value in values:
+        target, equals, setting = value.partition("=")
+        name, dot, field = target.partition(".")
+        if not (equals and dot and name and field):
+            raise click.BadParameter(f"{value!r} is not NAME.SETTING=VALUE (e.g. tome.keep=0.5).")
+        settings.setdefault(name.strip(), {})[field.strip()] = setting.strip()
+    return settings or None
+
+
 def engine_options(command):
     """Options every command that loads a model shares; unset ones fall back to TRIO_* and defaults."""
     options = [
@@ -47,6 +59,14 @@ def engine_options(command):
             help="Weights dtype [env TRIO_DTYPE].",
         ),
         click.option("--optimizers", help="Comma-separated optimizers, e.g. tome,kvreuse [env TRIO_OPTIMIZERS]."),
+        click.option(
+            "--opt",
+            "optimizer_settings",
+            multiple=True,
+            metavar="NAME.SETTING=VALUE",
+            callback=_optimizer_settings,
+            help="An optimizer's setting, e.g. --opt tome.keep=0.5; repeatable [env TRIO_OPTIMIZER_SETTINGS, JSON].",
+        ),
         click.option("--max-tokens", type=int, help="Most new tokens [env TRIO_MAX_TOKENS]."),
         click.option("--temperature", type=float, help="0 is greedy [env TRIO_TEMPERATURE]."),
         click.option("--top-p", type=float, help="Nucleus sampling mass [env TRIO_TOP_P]."),
@@ -62,7 +82,7 @@ def engine_options(command):
 
 
 ENGINE_OPTION_NAMES = (
-    "model", "backend", "device", "dtype", "optimizers", "max_tokens", "temperature", "top_p", "seed",
+    "model", "backend", "device", "dtype", "optimizers", "optimizer_settings", "max_tokens", "temperature", "top_p", "seed",
     "fps", "min_frames", "max_frames", "max_side",
 )  # fmt: skip
 

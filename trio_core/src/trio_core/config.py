@@ -6,7 +6,7 @@ as keyword arguments, which pydantic-settings ranks above the environment.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -28,6 +28,11 @@ class EngineConfig(BaseSettings):
     )
     optimizers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Vision-token optimizers to apply, e.g. 'tome,kvreuse'."
+    )
+    optimizer_settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Settings per optimizer, e.g. {'tome': {'keep': 0.5}}; each optimizer checks its own "
+        "(trio plugins lists them).",
     )
 
     # Generation.

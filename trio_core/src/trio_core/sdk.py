@@ -55,7 +55,7 @@ class TrioCore:
         model_type = read_model_type(model_dir)
         reg = registry()
         backend, family = choose_backend(self.config.backend, model_type, reg)
-        optimizers = plan_optimizers(self.config.optimizers, family.name, backend.name, reg)
+        optimizers = plan_optimizers(self.config, family.name, backend.name, reg)
         model = backend.load(model_dir, family, self.config)
         for optimizer in optimizers:
             optimizer.apply(model, self.config)
