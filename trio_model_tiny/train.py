@@ -195,11 +195,16 @@ def conversation(sample: Sample, turn: Turn) -> list[Message]:
     ]
 
 
-def draw_turns(sample: Sample, rng: np.random.Generator) -> list[Turn]:
-    """The sample's own question and follow-ups about the same scene: one vision pass, several answers."""
+def draw_turns(sample: Sample, rng: np.random.Generator, clip_presence: bool = False) -> list[Turn]:
+    """The sample's own question and follow-ups about the same scene: one vision pass, several answers.
+
+    With ``clip_presence`` a clip's follow-ups also ask "is there X?" (so `trio analyze
+    clip.mp4 -q "Is there a red circle?"` gets a meaningful answer).
+    """
     count = CLIP_FOLLOW_UPS if sample.kind == "video" else IMAGE_FOLLOW_UPS
     first = Turn(sample.task, sample.question, sample.answer, sample.meta)
-    return [first, *(Turn(*made) for made in follow_ups(sample, rng, count))]
+    clip_tasks = ("appearance", "presence") if clip_presence else ("appearance",)
+    return [first, *(Turn(*made) for made in follow_ups(sample, rng, count, clip_tasks))]
 
 
 # --- what each visual token shows ----------------------------------------------------------
@@ -658,6 +663,7 @@ def train(
     init: Path | None = None,
     pooled_weight: float = 1.0,
     object_targets: bool = False,
+    clip_presence: bool = False,
 ) -> None:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -691,7 +697,7 @@ def train(
         samples = draw_batch(rng, batch_size, 1.0 if init else step / steps)
         rows, owners = [], []
         for index, sample in enumerate(samples):
-            for turn in draw_turns(sample, rng):
+            for turn in draw_turns(sample, rng, clip_presence):
                 rows.append(encode(sample, turn))
                 owners.append(index)
         batch = collate(rows, owners, encode.pad)
@@ -735,6 +741,7 @@ def train(
             "init": str(init) if init else None,
             "pooled_weight": pooled_weight,
             "object_targets": object_targets,
+            "clip_presence": clip_presence,
             "threads": threads,
             "parameters": parameters,
             "minutes": round((time.time() - started) / 60, 1),
@@ -765,6 +772,7 @@ def main() -> None:
         action="store_true",
         help="codes for colour-and-shape and object centres; look at <|vision_start|> for absent things, spread over centres to count",
     )
+    parser.add_argument("--clip-presence", action="store_true", help='clips are also asked "is there X?"')
     args = parser.parse_args()
     train(
         args.out,
@@ -778,6 +786,7 @@ def main() -> None:
         init=args.init,
         pooled_weight=args.pooled_weight,
         object_targets=args.object_targets,
+        clip_presence=args.clip_presence,
     )
 
 

@@ -357,3 +357,24 @@ def test_follow_up_questions_are_new_and_answered_by_the_same_scene():
             else:
                 assert answer == describe(objects)
     assert set(seen_tasks) == {"presence", "count", "colour", "position", "description", "appearance"}
+
+
+def test_clip_presence_follow_ups_say_yes_when_some_frame_shows_the_object():
+    answers = Counter()
+    for i in range(60):
+        rng = sample_rng(TRAIN_SEED_BASE, i)
+        sample = make_sample(("motion", "appearance")[i % 2], rng)
+        for task, question, answer, meta in follow_ups(sample, rng, 2, clip_tasks=("appearance", "presence")):
+            if task != "presence":
+                continue
+            shown = {name for objects in sample.meta["objects_per_frame"] for name in _names(objects)}
+            assert answer == ("yes" if tuple(meta["target"]) in shown else "no"), question
+            answers[answer, meta["pope"]] += 1
+    assert answers["yes", "positive"] and {pope for _, pope in answers if pope != "positive"} == {
+        "random",
+        "popular",
+        "adversarial",
+    }
+    # Without "presence", clips get appearance follow-ups only, as the earlier training stages had.
+    sample = make_sample("motion", sample_rng(TRAIN_SEED_BASE, 0))
+    assert {task for task, *_ in follow_ups(sample, sample_rng(TRAIN_SEED_BASE, 1), 8)} == {"appearance"}

@@ -475,16 +475,21 @@ def _unique(objects: Sequence[SceneObject], key) -> list[SceneObject]:
     return [obj for obj in objects if groups[key(obj)] == 1]
 
 
+def _presence_follow_up(rng: np.random.Generator, objects: Sequence[SceneObject]):
+    """Is there a ...? about `objects` (a scene's, or every frame's of a clip): half of them POPE negatives."""
+    if objects and rng.random() < 0.5:
+        anchor = _pick(rng, objects)
+        target, answer, pope = (anchor.colour, anchor.shape), "yes", "positive"
+    else:
+        pope = _pick(rng, POPE_TYPES if objects else ("random", "popular"))
+        target, answer = pope_negative(rng, pope, objects), "no"
+    question = _pick(rng, PRESENCE_QUESTIONS).format(a_obj=with_article(" ".join(target)))
+    return question, answer, {"target": target, "positive": answer == "yes", "pope": pope}
+
+
 def _image_follow_up(task: str, rng: np.random.Generator, objects: Sequence[SceneObject], size: int):
     if task == "presence":
-        if objects and rng.random() < 0.5:
-            anchor = _pick(rng, objects)
-            target, answer, pope = (anchor.colour, anchor.shape), "yes", "positive"
-        else:
-            pope = _pick(rng, POPE_TYPES if objects else ("random", "popular"))
-            target, answer = pope_negative(rng, pope, objects), "no"
-        question = _pick(rng, PRESENCE_QUESTIONS).format(a_obj=with_article(" ".join(target)))
-        return question, answer, {"target": target, "positive": answer == "yes", "pope": pope}
+        return _presence_follow_up(rng, objects)
     if task == "count":
         query = _pick(rng, list(COUNT_QUESTIONS))
         # Mostly about something in the scene, so that most answers are not 0.
@@ -519,12 +524,15 @@ def _image_follow_up(task: str, rng: np.random.Generator, objects: Sequence[Scen
     raise ValueError(f"Unknown follow-up task {task!r}; use one of {', '.join(IMAGE_FOLLOW_UPS)}.")
 
 
-def follow_ups(sample: Sample, rng: np.random.Generator, count: int) -> list[tuple[str, str, str, dict]]:
+def follow_ups(
+    sample: Sample, rng: np.random.Generator, count: int, clip_tasks: Sequence[str] = ("appearance",)
+) -> list[tuple[str, str, str, dict]]:
     """Up to `count` more questions about `sample`'s scene or clip, as (task, question, answer, meta).
 
     Images get presence, count, colour, position and description questions; clips get
     "did X appear?" questions about objects that appeared, stayed, moved, vanished or were
-    never there. Never the sample's own question twice.
+    never there, and with "presence" among `clip_tasks` also "is there X?" (yes when some
+    frame shows one). Never the sample's own question twice.
     """
     asked = {sample.question}
     found = []
@@ -534,9 +542,18 @@ def follow_ups(sample: Sample, rng: np.random.Generator, count: int) -> list[tup
         if sample.kind == "image":
             task = _pick(rng, IMAGE_FOLLOW_UPS)
             made = _image_follow_up(task, rng, sample.meta["objects"], sample.media.shape[0])
-        else:
+        elif len(clip_tasks) == 1 and clip_tasks[0] == "appearance":  # the draws of the stages before clip presence
             task = "appearance"
             made = _clip_follow_up(rng, sample.meta["objects_per_frame"])
+        else:
+            task = _pick(rng, clip_tasks)
+            frames = sample.meta["objects_per_frame"]
+            if task == "presence":
+                made = _presence_follow_up(rng, [obj for objects in frames for obj in objects])
+            elif task == "appearance":
+                made = _clip_follow_up(rng, frames)
+            else:
+                raise ValueError(f"Unknown clip follow-up task {task!r}; use appearance or presence.")
         if made is None or made[0] in asked:
             continue
         asked.add(made[0])
