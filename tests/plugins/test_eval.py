@@ -30,7 +30,9 @@ def test_eval_compares_configurations_in_one_run(echo_site):
     # One frame is 1 visual token, three are 3: the halving optimizer leaves 0 and 1.
     assert baseline["mean_visual_tokens"] == baseline["mean_visual_tokens_after"] == 2.0
     assert halve["mean_visual_tokens_after"] == 0.5
-    assert baseline["mean_latency_ms"] > 0
+    assert baseline["mean_latency_ms"] > 0 and baseline["mean_prefill_ms"] >= 0
+    assert baseline["speedup"] == 1.0 and halve["speedup"] > 0
+    assert baseline["cache_hits"] == halve["cache_hits"] == {}
 
 
 def test_eval_limit_and_table(echo_site):
@@ -52,7 +54,9 @@ def test_eval_limit_and_table(echo_site):
     assert lines[0] == "frame-count on echo-named: 2 questions"
     assert lines[1].split() == ["task", "n", "baseline", "halve"]
     assert lines[3].split() == ["one", "1", "100.0%", "(100%)", "100.0%", "(100%)"]
-    assert lines[7].split() == ["visual", "tokens", "2/2", "0/2"]
+    assert lines[7].split()[:2] == ["prefill", "ms"]
+    assert lines[8].split() == ["visual", "tokens", "2/2", "0/2"]
+    assert lines[9].split()[:2] == ["speedup", "1.00x"]
 
 
 def test_eval_of_an_unknown_suite_or_optimizer_is_one_sentence(echo_site):

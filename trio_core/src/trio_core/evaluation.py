@@ -4,13 +4,15 @@ A suite (a plugin, like everything else) gives a fixed list of questions about i
 clips with their right answers, and says whether an answer is right. The runner asks every
 question under one or more engine configurations in the same run (``baseline`` = no
 optimizer, ``tome``, ``tome+fastv``, ``all``, ...) and reports accuracy per task, mean
-latency and visual tokens, and accuracy retention relative to the baseline.
+latency, prefill and visual tokens, cache hits, and accuracy retention and speedup
+relative to the baseline.
 """
 
 from __future__ import annotations
 
 import statistics
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -70,8 +72,11 @@ class ConfigScore(BaseModel):
     accuracy: float
     retention: float | None = None
     mean_latency_ms: float
+    mean_prefill_ms: float = 0.0
+    speedup: float | None = None  # the baseline's mean latency / this configuration's
     mean_visual_tokens: float
     mean_visual_tokens_after: float
+    cache_hits: dict[str, int] = {}  # answers that reused a cache, by the kind of hit
 
 
 class EvalReport(BaseModel):
@@ -150,19 +155,22 @@ def _score(name: str, optimizers: list[str], suite: EvalSuite, outcomes: list) -
         tasks=tasks,
         accuracy=sum(correct for _, correct, _ in outcomes) / max(1, len(outcomes)),
         mean_latency_ms=statistics.fmean(m.latency_ms for m in metrics) if metrics else 0.0,
+        mean_prefill_ms=statistics.fmean(m.prefill_ms for m in metrics) if metrics else 0.0,
+        cache_hits=dict(Counter(m.cache_hit for m in metrics if m.cache_hit != "none")),
         mean_visual_tokens=statistics.fmean(m.visual_tokens for m in metrics) if metrics else 0.0,
         mean_visual_tokens_after=statistics.fmean(m.visual_tokens_after for m in metrics) if metrics else 0.0,
     )
 
 
 def _add_retention(scores: list[ConfigScore]) -> None:
-    """Retention relative to the configuration called ``baseline``, when there is one."""
+    """Retention and speedup relative to the configuration called ``baseline``, when there is one."""
     baseline = next((score for score in scores if score.name == "baseline"), None)
     if baseline is None:
         return
     by_task = {task.task: task.accuracy for task in baseline.tasks}
     for score in scores:
         score.retention = score.accuracy / baseline.accuracy if baseline.accuracy else None
+        score.speedup = baseline.mean_latency_ms / score.mean_latency_ms if score.mean_latency_ms else None
         for task in score.tasks:
             reference = by_task.get(task.task)
             task.retention = task.accuracy / reference if reference else None
@@ -189,10 +197,22 @@ def render(report: EvalReport) -> str:
         lines.append(row)
     lines.append(f"{'all':<14}{report.samples:>5}  " + "".join(cell(s.accuracy, s.retention) for s in report.configs))
     lines.append(f"{'latency ms':<21}" + "".join(f"{s.mean_latency_ms:>{width}.1f}" for s in report.configs))
+    lines.append(f"{'prefill ms':<21}" + "".join(f"{s.mean_prefill_ms:>{width}.1f}" for s in report.configs))
     lines.append(
         f"{'visual tokens':<21}"
         + "".join(f"{f'{s.mean_visual_tokens_after:.0f}/{s.mean_visual_tokens:.0f}':>{width}}" for s in report.configs)
     )
+    if any(s.speedup is not None for s in report.configs) and len(report.configs) > 1:
+        lines.append(
+            f"{'speedup':<21}"
+            + "".join(f"{f'{s.speedup:.2f}x' if s.speedup else '-':>{width}}" for s in report.configs)
+        )
+    if any(s.cache_hits for s in report.configs):
+        hits = [", ".join(f"{kind} {n}" for kind, n in s.cache_hits.items()) or "-" for s in report.configs]
+        lines.append(f"{'cache hits':<21}" + "".join(f"{hit:>{width}}" for hit in hits))
     if len(report.configs) > 1:
-        lines.append("(retention: accuracy relative to baseline; visual tokens: after/before optimizers)")
+        lines.append(
+            "(retention: accuracy relative to baseline; speedup: baseline latency / this latency, same questions "
+            "in the same run; visual tokens: after/before optimizers)"
+        )
     return "\n".join(lines)
