@@ -17,6 +17,7 @@ from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel,
 from trio_core.chat import Message
 
 from .families import TorchFamily
+from .requests import Request, RequestHook
 
 _DONE = object()
 
@@ -39,6 +40,8 @@ class TorchModel(LoadedModel):
         # One long-lived thread runs generate: the caller's thread stays free to stream text, and
         # torch's intra-op thread pool is created once rather than for every request.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trio-generate")
+        # Optimizers that act per request (a KV cache across requests, ...) add themselves here.
+        self.request_hooks: list[RequestHook] = []
 
     def prepare(self, messages: list[Message]) -> PreparedPrompt:
         inputs = self.family.build_inputs(self.processor, messages)
@@ -74,13 +77,18 @@ class TorchModel(LoadedModel):
             try:
                 if settings.seed is not None:
                     torch.manual_seed(settings.seed)
+                request = Request(inputs=dict(prompt.inputs), kwargs=dict(kwargs), stats=stats)
                 with torch.inference_mode():
+                    for hook in self.request_hooks:
+                        hook.before_generate(self, request)
                     self.model.generate(
-                        **prompt.inputs,
-                        **kwargs,
+                        **request.inputs,
+                        **request.kwargs,
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
                     )
+                    for hook in self.request_hooks:
+                        hook.after_generate(self, request)
             except BaseException as exc:  # re-raised in the caller's thread
                 failure.append(exc)
             finally:
@@ -125,6 +133,9 @@ class TorchModel(LoadedModel):
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
+        for hook in self.request_hooks:
+            hook.close()
+        self.request_hooks = []
         self.model = None
         if self.device.startswith("cuda"):
             torch.cuda.empty_cache()

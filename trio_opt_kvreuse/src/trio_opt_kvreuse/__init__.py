@@ -1,0 +1,1 @@
+"""KV-cache reuse across requests for trio's torch backend."""
