@@ -75,3 +75,13 @@ def test_entries_are_evicted_least_recently_used_beyond_max_mb(checkpoint):
 def test_kvreuse_is_refused_for_other_families(checkpoint):
     with pytest.raises(IncompatibleOptimizerError, match="'kvreuse' does not support the smolvlm model family"):
         TrioCore(model=str(checkpoint("smolvlm")), optimizers=["kvreuse"]).load()
+
+
+def test_bench_reports_side_by_side_figures_and_identical_output(checkpoint):
+    from trio_opt_kvreuse.bench import measure
+
+    report = measure(checkpoint("qwen2_5_vl"), runs=2, max_tokens=4, size=112, device="cpu")
+    assert report["identical"] is True
+    assert report["second_question_speedup"] > 0 and report["fan_out_cost"] > 0
+    # The image's entry and one per fan-out frame, all within the default budget.
+    assert report["cache_entries"] == 1 + 2 and report["cache_mb"] > 0

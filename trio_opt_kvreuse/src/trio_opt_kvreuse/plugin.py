@@ -33,3 +33,10 @@ class KVReuse(Optimizer):
 @hookimpl
 def register_optimizers(register):
     register(KVReuse())
+
+
+@hookimpl
+def register_commands(cli):
+    from .bench import kvreuse
+
+    cli.commands["bench"].add_command(kvreuse)

@@ -1,0 +1,126 @@
+"""``trio bench kvreuse``: questions with the prefix cache against cold runs, side by side on one model."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+CONDITIONS = (
+    "Is there a person in the picture?",
+    "Is there a red square?",
+    "Is the scene dark?",
+    "Is anything moving?",
+)
+
+
+@click.command("kvreuse")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A local Qwen2.5-VL or Qwen2-VL checkpoint. Default: a random-weight Qwen2.5-VL with real 3B layer "
+    "widths (4 LLM layers, 4 vision blocks), built in a temporary directory.",
+)
+@click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed rounds.")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(1, 4096),
+    default=8,
+    show_default=True,
+    help="New tokens per answer (a watch condition's answer is a word or two).",
+)
+@click.option("--size", type=click.IntRange(28, 1344), default=448, show_default=True, help="Image side in pixels.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def kvreuse(model_dir, runs, max_tokens, size, device, as_json):
+    """Second question on the same image, and 4 conditions on one frame, with the prefix cache vs cold."""
+    with tempfile.TemporaryDirectory(prefix="trio-bench-") as scratch:
+        if model_dir is None:
+            from trio_backend_torch.tiny import build_checkpoint
+
+            click.echo("Building a random-weight Qwen2.5-VL with real 3B layer widths...", err=True)
+            model_dir = build_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench")
+        report = measure(model_dir, runs=runs, max_tokens=max_tokens, size=size, device=device)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(
+        f"model {report['model']} on {report['device']}: {size}x{size} image, {report['visual_tokens']} visual tokens, "
+        f"{max_tokens} new tokens at most\n"
+        f"second question on the same image: cold {report['cold_ms']:.1f} ms | reused {report['reused_ms']:.1f} ms | "
+        f"speedup {report['second_question_speedup']:.2f}x (median of {runs} paired rounds) | "
+        f"identical output: {'yes' if report['identical'] else 'NO'}\n"
+        f"{len(CONDITIONS)} conditions on a new frame: {report['fan_out_ms']:.1f} ms = "
+        f"{report['fan_out_cost']:.2f}x one cold question\n"
+        f"memory held by the cache: {report['cache_mb']:.1f} MB\n"
+        "similar-frame reuse: not implemented yet"
+    )
+
+
+def measure(model_dir: Path, *, runs: int, max_tokens: int, size: int, device: str) -> dict:
+    """Two engines on one checkpoint (one with kvreuse); rounds alternate which goes first."""
+    from trio_backend_torch.bench import synthetic_frames
+    from trio_core import TrioCore
+
+    settings = {"model": str(model_dir), "backend": "torch", "device": device, "max_tokens": max_tokens}
+    settings.update(dedup_threshold=0.0, max_side=size)
+    cold = TrioCore(**settings).load()
+    warm = TrioCore(**settings, optimizers=["kvreuse"]).load()
+    frames = synthetic_frames(2 * runs + 2, size)  # a new frame for every fan-out round
+    image, question = frames[0], "What colour is the square?"
+
+    def timed(engine, media, asked):
+        start = time.perf_counter()
+        result = engine.analyze_frame(media, asked)
+        return (time.perf_counter() - start) * 1000, result
+
+    warm.analyze_frame(image, CONDITIONS[0])  # fills the cache for the image
+    cold.analyze_frame(image, question)  # warm-up
+    identical = True
+    cold_times, reused_times, speedups, fan_outs, costs = [], [], [], [], []
+    for round_index in range(runs):
+        order = [cold, warm] if round_index % 2 == 0 else [warm, cold]
+        took = {}
+        for engine in order:
+            took[engine is warm], result = timed(engine, image, question)
+            if engine is warm:
+                identical &= result.metrics.cache_hit == "prefix"
+                reused = result.token_ids
+            else:
+                expected = result.token_ids
+        identical &= reused == expected
+        cold_times.append(took[False])
+        reused_times.append(took[True])
+        speedups.append(took[False] / took[True])
+        # Fan-out: every condition about a frame nobody has seen, against one cold question about another.
+        fresh, other = frames[2 + 2 * round_index], frames[3 + 2 * round_index]
+        single, _ = timed(cold, other, CONDITIONS[0])
+        start = time.perf_counter()
+        for condition in CONDITIONS:
+            warm.analyze_frame(fresh, condition)
+        fan_out = (time.perf_counter() - start) * 1000
+        fan_outs.append(fan_out)
+        costs.append(fan_out / single)
+    (store,) = warm.model.request_hooks
+    visual_tokens = cold.analyze_frame(image, question).metrics.visual_tokens
+    return {
+        "model": str(model_dir),
+        "device": cold.model.device,
+        "visual_tokens": visual_tokens,
+        "max_tokens": max_tokens,
+        "runs": runs,
+        "cold_ms": statistics.median(cold_times),
+        "reused_ms": statistics.median(reused_times),
+        "second_question_speedup": statistics.median(speedups),
+        "identical": identical,
+        "conditions": len(CONDITIONS),
+        "fan_out_ms": statistics.median(fan_outs),
+        "fan_out_cost": statistics.median(costs),
+        "cache_mb": store.entries.currsize / 2**20,
+        "cache_entries": len(store.entries),
+    }
