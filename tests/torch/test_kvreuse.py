@@ -83,5 +83,40 @@ def test_bench_reports_side_by_side_figures_and_identical_output(checkpoint):
     report = measure(checkpoint("qwen2_5_vl"), runs=2, max_tokens=4, size=112, device="cpu")
     assert report["identical"] is True
     assert report["second_question_speedup"] > 0 and report["fan_out_cost"] > 0
-    # The image's entry and one per fan-out frame, all within the default budget.
-    assert report["cache_entries"] == 1 + 2 and report["cache_mb"] > 0
+    # The image's entry, one per fan-out frame and the still camera's anchor, all within the default budget.
+    assert report["cache_entries"] == 1 + 2 + 1 and report["cache_mb"] > 0
+    assert report["stream_similar_hits"] == report["stream_frames"] - 1 and report["stream_speedup"] > 0
+
+
+def jittered(frame, seed, amount=2):
+    """The frame with faint noise: a new stream frame that shows the same scene."""
+    noise = np.random.default_rng(seed).integers(-amount, amount + 1, frame.shape)
+    return np.clip(frame.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def test_a_nearly_identical_stream_frame_reuses_the_anchor_and_the_anchor_is_refreshed(checkpoint):
+    anchor = np.full((64, 96, 3), 120, dtype=np.uint8)
+    anchor[20:40, 30:60] = (200, 30, 30)
+    settings = {"kvreuse": {"similar_max_reuses": 2}}
+    warm = engine_for(checkpoint("qwen2_5_vl"), optimizers=["kvreuse"], optimizer_settings=settings)
+    cold = engine_for(checkpoint("qwen2_5_vl"))
+    question = QUESTIONS[1]
+    first = ask(warm, anchor, question)
+    stream = [jittered(anchor, seed) for seed in range(4)]
+    hits = [ask(warm, frame, question) for frame in stream]
+    # Two hits on the anchor (its answer, token for token), then a fresh anchor, then a hit on that one.
+    assert [hit.metrics.cache_hit for hit in hits] == ["similar", "similar", "none", "similar"]
+    assert hits[0].token_ids == first.token_ids == ask(cold, anchor, question).token_ids
+    assert hits[2].token_ids == ask(cold, stream[2], question).token_ids
+    moved = anchor.copy()
+    moved[20:40, 30:60] = 120
+    moved[20:40, 0:30] = (200, 30, 30)  # the object moved: a real change is never a similar hit
+    assert ask(warm, moved, question).metrics.cache_hit == "none"
+
+
+def test_similar_frame_reuse_can_be_turned_off(checkpoint):
+    anchor = np.full((64, 96, 3), 120, dtype=np.uint8)
+    settings = {"kvreuse": {"similar_threshold": 0}}
+    warm = engine_for(checkpoint("qwen2_5_vl"), optimizers=["kvreuse"], optimizer_settings=settings)
+    ask(warm, anchor, QUESTIONS[0])
+    assert ask(warm, jittered(anchor, 1), QUESTIONS[0]).metrics.cache_hit == "none"

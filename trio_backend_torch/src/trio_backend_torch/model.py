@@ -14,7 +14,7 @@ from transformers.generation.stopping_criteria import StoppingCriteria, Stopping
 from transformers.generation.streamers import BaseStreamer
 
 from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, process_peak_rss_mb
-from trio_core.chat import Message
+from trio_core.chat import ImagePart, Message
 
 from .families import TorchFamily
 from .requests import Request, RequestHook
@@ -48,7 +48,13 @@ class TorchModel(LoadedModel):
         input_ids = inputs["input_ids"][0]
         visual = int(sum((input_ids == token_id).sum().item() for token_id in self.visual_token_ids))
         inputs = inputs.to(self.device, dtype=self.model.dtype)
-        return PreparedPrompt(inputs=inputs, prompt_tokens=int(input_ids.shape[0]), visual_tokens=visual)
+        frames = tuple(
+            frame
+            for message in messages
+            for part in message.parts
+            for frame in ((part.frame,) if isinstance(part, ImagePart) else getattr(part, "frames", ()))
+        )
+        return PreparedPrompt(inputs=inputs, prompt_tokens=int(input_ids.shape[0]), visual_tokens=visual, frames=frames)
 
     def generation_kwargs(self, settings: GenerationSettings) -> dict:
         """Arguments for ``model.generate``: greedy unless a temperature is set; stop on every end token."""
@@ -77,7 +83,7 @@ class TorchModel(LoadedModel):
             try:
                 if settings.seed is not None:
                     torch.manual_seed(settings.seed)
-                request = Request(inputs=dict(prompt.inputs), kwargs=dict(kwargs), stats=stats)
+                request = Request(inputs=dict(prompt.inputs), kwargs=dict(kwargs), stats=stats, frames=prompt.frames)
                 with torch.inference_mode():
                     for hook in self.request_hooks:
                         hook.before_generate(self, request)

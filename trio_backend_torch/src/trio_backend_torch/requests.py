@@ -20,6 +20,7 @@ class Request:
     inputs: dict[str, Any]
     kwargs: dict[str, Any]
     stats: GenerationStats
+    frames: tuple = ()  # the media's frames in prompt order (trio_core.frames.Frame)
     state: dict[str, Any] = field(default_factory=dict)  # what a hook keeps from before to after
 
 

@@ -50,6 +50,7 @@ class PreparedPrompt:
     inputs: Any
     prompt_tokens: int
     visual_tokens: int
+    frames: tuple = ()  # the media's frames (trio_core.frames.Frame), in prompt order: what a cache compares
 
 
 @dataclass

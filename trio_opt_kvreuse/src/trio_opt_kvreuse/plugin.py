@@ -18,6 +18,16 @@ class KVReuse(Optimizer):
 
     class Settings(OptimizerSettings):
         max_mb: float = Field(1024.0, gt=0.0, description="Most memory the cached prefixes may hold; LRU beyond.")
+        similar_threshold: float = Field(
+            0.03,
+            ge=0.0,
+            le=1.0,
+            description="Reuse a cached frame's prefix for a new frame whose most changed 1/64 of the picture differs "
+            "by less than this (0..1 grayscale, as trio's dedup filter); 0 turns similar-frame reuse off.",
+        )
+        similar_max_reuses: int = Field(
+            30, ge=1, description="Similar-frame hits on one anchor frame before it is recomputed from a new frame."
+        )
 
     def apply(self, model, config) -> None:
         from .prefix import PrefixCache
@@ -27,7 +37,15 @@ class KVReuse(Optimizer):
             raise IncompatibleOptimizerError(
                 f"The optimizer 'kvreuse' needs the torch backend's request hooks, which {type(model).__name__} lacks."
             )
-        hooks.append(PrefixCache(model, max_bytes=int(self.settings(config).max_mb * 2**20)))
+        settings = self.settings(config)
+        hooks.append(
+            PrefixCache(
+                model,
+                max_bytes=int(settings.max_mb * 2**20),
+                similar_threshold=settings.similar_threshold,
+                similar_max_reuses=settings.similar_max_reuses,
+            )
+        )
 
 
 @hookimpl
