@@ -1,0 +1,82 @@
+"""trio-opt-fastv: drops the visual tokens the question attends to least, after LLM layer K."""
+
+import numpy as np
+import pytest
+import torch
+
+from trio_core import TrioCore
+from trio_core.errors import ConfigError, IncompatibleOptimizerError
+from trio_opt_fastv.ranking import attention_received, tokens_to_keep
+
+QUESTION = "What is happening in this clip?"
+
+
+def media(seed, count=4, height=64, width=96):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def engine_for(path, **overrides):
+    settings = {"max_tokens": 12, "dedup_threshold": 0.0, "fps": 2.0, "max_frames": 8, "min_frames": 1}
+    return TrioCore(model=str(path), **{**settings, **overrides}).load()
+
+
+def ask(engine, item):
+    return engine.analyze_video(item, QUESTION) if isinstance(item, list) else engine.analyze_frame(item, QUESTION)
+
+
+def fastv(path, layer=0, drop=0.5):
+    return engine_for(path, optimizers=["fastv"], optimizer_settings={"fastv": {"layer": layer, "drop": drop}})
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen2_vl"])
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_dropping_nothing_answers_token_for_token_as_without_it(family, kind, checkpoint):
+    item = media(1)[0] if kind == "image" else media(1)
+    expected = ask(engine_for(checkpoint(family)), item)
+    got = ask(fastv(checkpoint(family), drop=0.0), item)
+    assert got.token_ids == expected.token_ids
+    assert [(s.optimizer, s.before, s.after) for s in got.metrics.visual_token_steps] == [
+        ("fastv", expected.metrics.visual_tokens, expected.metrics.visual_tokens)
+    ]
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_half_the_visual_tokens_leave_the_prefill_and_the_cache(kind, checkpoint):
+    item = media(2)[0] if kind == "image" else media(2)
+    engine = fastv(checkpoint("qwen2_5_vl"), drop=0.5)
+    lengths = []
+    language = engine.model.model.model.language_model
+    language.layers[-1].register_forward_pre_hook(lambda module, args: lengths.append(args[0].shape[1]))
+    first, again = ask(engine, item), ask(engine, item)
+    visual = first.metrics.visual_tokens
+    assert first.metrics.visual_tokens_after == visual - visual // 2
+    # The prefill's last layer sees the prompt less the dropped tokens; decoding then goes one token at a time.
+    assert lengths[0] == first.metrics.prompt_tokens - visual // 2 and set(lengths[1 : len(first.token_ids)]) == {1}
+    assert first.token_ids == again.token_ids and len(first.token_ids) == 12
+
+
+def test_settings_are_checked_at_load(checkpoint):
+    with pytest.raises(ConfigError, match="fastv.layer"):
+        fastv(checkpoint("qwen2_5_vl"), layer=50)
+    with pytest.raises(ConfigError, match="fastv.drop"):
+        fastv(checkpoint("qwen2_5_vl"), drop=1.0)
+    with pytest.raises(IncompatibleOptimizerError, match="cannot run together"):
+        engine_for(checkpoint("qwen2_5_vl"), optimizers=["fastv", "kvreuse"])
+
+
+def test_ranking_follows_the_attention_of_the_question_rows():
+    torch.manual_seed(0)
+    keys = torch.randn(1, 1, 6, 8) * 0.1
+    keys[0, 0, 3] = torch.ones(8) * 2  # key 3 matches the query
+    queries = torch.ones(1, 2, 1, 8)  # two query heads share the one key head
+    received = attention_received(queries, keys, rows=torch.tensor([5]))[0]
+    assert int(received.argmax()) == 3 and torch.isclose(received.sum(), torch.tensor(1.0))
+    # A row never attends to a key after it.
+    early = attention_received(queries, keys, rows=torch.tensor([2]))[0]
+    assert torch.all(early[3:] == 0)
+    visual = torch.tensor([1, 2, 3, 4])
+    keep = tokens_to_keep(received, visual, drop=0.5)
+    most = visual[received[visual].argsort(descending=True)[:2]].tolist()  # the two visual keys attended most
+    assert 3 in most and keep.tolist() == sorted([0, 5, *most])
+    assert tokens_to_keep(received, visual, drop=0.0).tolist() == list(range(6))

@@ -1,0 +1,49 @@
+"""Hook implementation: the ``fastv`` optimizer."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from trio_core import hookimpl
+from trio_core.errors import IncompatibleOptimizerError
+from trio_core.optimizers import Optimizer, OptimizerSettings, Stage
+
+
+class FastVOptimizer(Optimizer):
+    name = "fastv"
+    stage = Stage.LLM_PREFILL
+    families = frozenset({"qwen2_5_vl", "qwen2_vl"})
+    backends = frozenset({"torch"})
+    # kvreuse keeps the prompt's cache for the next question; FastV cuts it by this question.
+    conflicts = frozenset({"kvreuse"})
+    summary = "Drops the visual tokens the question attends to least after LLM layer K (prefill and KV cache)."
+
+    class Settings(OptimizerSettings):
+        layer: int = Field(2, ge=0, description="The LLM layer (0-based) after which visual tokens are dropped.")
+        drop: float = Field(0.5, ge=0.0, lt=1.0, description="Share of the visual tokens dropped.")
+
+    def apply(self, model, config) -> None:
+        from .hooks import FastV
+
+        hooks = getattr(model, "request_hooks", None)
+        if hooks is None:
+            raise IncompatibleOptimizerError(
+                f"The optimizer 'fastv' needs the torch backend's request hooks, which {type(model).__name__} lacks."
+            )
+        attention = model.model.config.text_config._attn_implementation
+        if attention not in ("sdpa", "eager"):
+            raise IncompatibleOptimizerError(
+                f"The optimizer 'fastv' needs sdpa or eager attention in the LLM, not {attention}."
+            )
+        settings = self.settings(config)
+        try:
+            hooks.append(FastV(model, settings.layer, settings.drop))
+        except ValueError as error:
+            from trio_core.errors import ConfigError
+
+            raise ConfigError(f"--opt fastv.layer: {error}.") from None
+
+
+@hookimpl
+def register_optimizers(register):
+    register(FastVOptimizer())
