@@ -80,3 +80,16 @@ def test_ranking_follows_the_attention_of_the_question_rows():
     most = visual[received[visual].argsort(descending=True)[:2]].tolist()  # the two visual keys attended most
     assert 3 in most and keep.tolist() == sorted([0, 5, *most])
     assert tokens_to_keep(received, visual, drop=0.0).tolist() == list(range(6))
+
+
+def test_bench_compares_each_setting_with_no_optimizer_in_one_run(checkpoint):
+    from trio_backend_torch.bench import compare_optimizers, render_comparison
+
+    configs = {"half": {"optimizers": ["fastv"], "optimizer_settings": {"fastv": {"layer": 0, "drop": 0.5}}}}
+    report = compare_optimizers(
+        checkpoint("qwen2_5_vl"), configs, runs=2, max_tokens=4, frame_count=1, size=112, device="cpu"
+    )
+    baseline, half = report["configs"]
+    assert baseline["name"] == "baseline" and baseline["latency_ratio"] == 1.0 and baseline["same_answer"]
+    assert half["visual_tokens_after"] == half["visual_tokens"] - half["visual_tokens"] // 2
+    assert half["prefill_ratio"] > 0 and "speedup" in render_comparison(report)

@@ -163,3 +163,97 @@ def synthetic_frames(count: int, size: int) -> list[np.ndarray]:
         frame[size // 3 : size // 3 + side, left : left + side] = (230, 40, 40)
         frames.append(frame)
     return frames
+
+
+def compare_optimizers(
+    model_dir: Path,
+    configs: dict[str, dict],
+    *,
+    runs: int,
+    max_tokens: int,
+    frame_count: int,
+    size: int,
+    device: str,
+) -> dict:
+    """Each configuration against no optimizer, on the same checkpoint and frames, in paired rounds.
+
+    ``configs`` maps a name to ``{"optimizers": [...], "optimizer_settings": {...}}``. Every
+    round times the baseline and each configuration once (the order rotates round to round);
+    the ratios are medians of the per-round ratios (below 1: faster than the baseline).
+    """
+    from trio_core import TrioCore
+
+    question = "Describe what happens in this video."
+    frames = synthetic_frames(frame_count, size)
+    media = list(frames) if frame_count > 1 else frames[0]
+    common = {
+        "model": str(model_dir),
+        "backend": "torch",
+        "device": device,
+        "max_tokens": max_tokens,
+        "dedup_threshold": 0.0,
+        "fps": 2.0,
+        "max_frames": max(frame_count, 1),
+        "min_frames": 1,
+        "max_side": size,
+    }
+    engines = {"baseline": TrioCore(**common).load()}
+    for name, config in configs.items():
+        engines[name] = TrioCore(**common, **config).load()
+    results = {name: engine.analyze_video(media, question) for name, engine in engines.items()}  # warm-up
+    latency = {name: [] for name in engines}
+    prefill = {name: [] for name in engines}
+    names = list(engines)
+    for round_index in range(runs):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            result = engines[name].analyze_video(media, question)
+            latency[name].append(result.metrics.latency_ms)
+            prefill[name].append(result.metrics.prefill_ms)
+    baseline = results["baseline"]
+    report = {
+        "model": str(model_dir),
+        "device": engines["baseline"].model.device,
+        "frames": frame_count,
+        "size": size,
+        "runs": runs,
+        "max_tokens": max_tokens,
+        "configs": [],
+    }
+    for name in names:
+        metrics = results[name].metrics
+        report["configs"].append(
+            {
+                "name": name,
+                "visual_tokens": metrics.visual_tokens,
+                "visual_tokens_after": metrics.visual_tokens_after,
+                "latency_ms": statistics.median(latency[name]),
+                "prefill_ms": statistics.median(prefill[name]),
+                "latency_ratio": statistics.median(
+                    [a / b for a, b in zip(latency[name], latency["baseline"], strict=True)]
+                ),
+                "prefill_ratio": statistics.median(
+                    [a / b for a, b in zip(prefill[name], prefill["baseline"], strict=True)]
+                ),
+                "same_answer": results[name].token_ids == baseline.token_ids,
+            }
+        )
+    return report
+
+
+def render_comparison(report: dict) -> str:
+    """The table ``trio bench fastv`` / ``tome`` print."""
+    lines = [
+        f"model {report['model']} on {report['device']}: {report['frames']} frame(s) of {report['size']}px, "
+        f"{report['max_tokens']} new tokens at most, {report['runs']} paired rounds",
+        f"{'config':<24}{'visual tokens':>15}{'prefill ms':>12}{'prefill x':>11}{'total ms':>11}{'speedup':>9}"
+        f"{'same answer':>13}",
+    ]
+    for config in report["configs"]:
+        lines.append(
+            f"{config['name']:<24}{config['visual_tokens_after']:>6} of {config['visual_tokens']:<5}"
+            f"{config['prefill_ms']:>12.1f}{config['prefill_ratio']:>11.2f}{config['latency_ms']:>11.1f}"
+            f"{1 / config['latency_ratio']:>8.2f}x{('yes' if config['same_answer'] else 'no'):>13}"
+        )
+    lines.append("(prefill x: prefill time / the baseline's; speedup: the baseline's total time / this one's)")
+    return "\n".join(lines)

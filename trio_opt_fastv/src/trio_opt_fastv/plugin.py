@@ -47,3 +47,10 @@ class FastVOptimizer(Optimizer):
 @hookimpl
 def register_optimizers(register):
     register(FastVOptimizer())
+
+
+@hookimpl
+def register_commands(cli):
+    from .bench import fastv
+
+    cli.commands["bench"].add_command(fastv)
