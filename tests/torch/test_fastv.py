@@ -1,28 +1,13 @@
 """trio-opt-fastv: drops the visual tokens the question attends to least, after LLM layer K."""
 
-import numpy as np
 import pytest
 import torch
 
-from trio_core import TrioCore
+from tests.torch.engines import ask, engine_for, noise_frames
 from trio_core.errors import ConfigError, IncompatibleOptimizerError
 from trio_opt_fastv.ranking import attention_received, tokens_to_keep
 
 QUESTION = "What is happening in this clip?"
-
-
-def media(seed, count=4, height=64, width=96):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
-
-
-def engine_for(path, **overrides):
-    settings = {"max_tokens": 12, "dedup_threshold": 0.0, "fps": 2.0, "max_frames": 8, "min_frames": 1}
-    return TrioCore(model=str(path), **{**settings, **overrides}).load()
-
-
-def ask(engine, item):
-    return engine.analyze_video(item, QUESTION) if isinstance(item, list) else engine.analyze_frame(item, QUESTION)
 
 
 def fastv(path, layer=0, drop=0.5):
@@ -32,9 +17,9 @@ def fastv(path, layer=0, drop=0.5):
 @pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen2_vl"])
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_dropping_nothing_answers_token_for_token_as_without_it(family, kind, checkpoint):
-    item = media(1)[0] if kind == "image" else media(1)
-    expected = ask(engine_for(checkpoint(family)), item)
-    got = ask(fastv(checkpoint(family), drop=0.0), item)
+    item = noise_frames(seed=1)[0] if kind == "image" else noise_frames(seed=1)
+    expected = ask(engine_for(checkpoint(family)), item, QUESTION)
+    got = ask(fastv(checkpoint(family), drop=0.0), item, QUESTION)
     assert got.token_ids == expected.token_ids
     assert [(s.optimizer, s.before, s.after) for s in got.metrics.visual_token_steps] == [
         ("fastv", expected.metrics.visual_tokens, expected.metrics.visual_tokens)
@@ -43,12 +28,12 @@ def test_dropping_nothing_answers_token_for_token_as_without_it(family, kind, ch
 
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_half_the_visual_tokens_leave_the_prefill_and_the_cache(kind, checkpoint):
-    item = media(2)[0] if kind == "image" else media(2)
+    item = noise_frames(seed=2)[0] if kind == "image" else noise_frames(seed=2)
     engine = fastv(checkpoint("qwen2_5_vl"), drop=0.5)
     lengths = []
     language = engine.model.model.model.language_model
     language.layers[-1].register_forward_pre_hook(lambda module, args: lengths.append(args[0].shape[1]))
-    first, again = ask(engine, item), ask(engine, item)
+    first, again = ask(engine, item, QUESTION), ask(engine, item, QUESTION)
     visual = first.metrics.visual_tokens
     assert first.metrics.visual_tokens_after == visual - visual // 2
     # The prefill's last layer sees the prompt less the dropped tokens; decoding then goes one token at a time.

@@ -6,6 +6,7 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 from transformers.video_utils import VideoMetadata
 
+from tests.torch.engines import engine_for, noise_frames
 from trio_core import AnalysisResult, TrioCore
 from trio_core.errors import ConfigError, ModelLoadError
 
@@ -15,14 +16,7 @@ QUESTION = "What is happening in this clip?"
 
 
 def clip(count=4, height=64, width=96):
-    rng = np.random.default_rng(7)
-    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
-
-
-def engine_for(path, **overrides):
-    settings = {"max_tokens": 12, "dedup_threshold": 0.0, "fps": 2.0, "max_frames": 8, "min_frames": 1}
-    settings.update(overrides)
-    return TrioCore(model=str(path), **settings).load()
+    return noise_frames(count, height, width)
 
 
 def raw_generate(path, content, max_tokens, **processor_kwargs):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests.torch.engines import ask, engine_for, noise_frames
 from trio_core import TrioCore
 from trio_core.errors import IncompatibleOptimizerError
 
@@ -10,24 +11,10 @@ FAMILIES = ["qwen2_5_vl", "qwen2_vl"]
 QUESTIONS = ["What is happening in this clip?", "Is anyone at the door?", "Describe the colours."]
 
 
-def media(seed, count=4, height=64, width=96):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(count)]
-
-
-def engine_for(path, **overrides):
-    settings = {"max_tokens": 12, "dedup_threshold": 0.0, "fps": 2.0, "max_frames": 8, "min_frames": 1}
-    return TrioCore(model=str(path), **{**settings, **overrides}).load()
-
-
-def ask(engine, item, question):
-    return engine.analyze_video(item, question) if isinstance(item, list) else engine.analyze_frame(item, question)
-
-
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_later_questions_hit_the_prefix_and_answer_token_for_token_as_a_cold_run(family, kind, checkpoint):
-    item = media(1)[0] if kind == "image" else media(1)
+    item = noise_frames(seed=1)[0] if kind == "image" else noise_frames(seed=1)
     cold = engine_for(checkpoint(family))
     warm = engine_for(checkpoint(family), optimizers=["kvreuse"])
     encoded = []
@@ -44,7 +31,7 @@ def test_later_questions_hit_the_prefix_and_answer_token_for_token_as_a_cold_run
 
 def test_other_pixels_with_the_same_token_count_miss(checkpoint):
     warm = engine_for(checkpoint("qwen2_5_vl"), optimizers=["kvreuse"])
-    first, second = media(1)[0], media(2)[0]
+    first, second = noise_frames(seed=1)[0], noise_frames(seed=2)[0]
     assert ask(warm, first, QUESTIONS[0]).metrics.cache_hit == "none"
     other = ask(warm, second, QUESTIONS[1])
     cold = engine_for(checkpoint("qwen2_5_vl"))
@@ -55,7 +42,7 @@ def test_other_pixels_with_the_same_token_count_miss(checkpoint):
 
 def test_entries_are_evicted_least_recently_used_beyond_max_mb(checkpoint):
     warm = engine_for(checkpoint("qwen2_5_vl"), optimizers=["kvreuse"])
-    first, second = media(1)[0], media(2)[0]
+    first, second = noise_frames(seed=1)[0], noise_frames(seed=2)[0]
     ask(warm, first, QUESTIONS[0])
     (store,) = warm.model.request_hooks
     one = store.entries.currsize

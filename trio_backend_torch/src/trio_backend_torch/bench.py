@@ -2,26 +2,60 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import numpy as np
 
 
+def bench_options(max_tokens: int, size: int):
+    """The options every ``trio bench`` command shares: model, runs, new tokens, frame size, device, JSON."""
+
+    def decorate(command):
+        options = [
+            click.option(
+                "--model",
+                "model_dir",
+                type=click.Path(exists=True, file_okay=False, path_type=Path),
+                help="A local checkpoint. Default: a random-weight Qwen2.5-VL with real 3B layer widths "
+                "(4 LLM layers, 4 vision blocks), built in a temporary directory.",
+            ),
+            click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed rounds."),
+            click.option("--max-tokens", type=click.IntRange(1, 4096), default=max_tokens, show_default=True),
+            click.option(
+                "--size", type=click.IntRange(28, 1344), default=size, show_default=True, help="Frame side in pixels."
+            ),
+            click.option("--device", default="auto", show_default=True),
+            click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON."),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+@contextlib.contextmanager
+def bench_checkpoint(model_dir: Path | None) -> Iterator[Path]:
+    """``model_dir``, or (when None) a random-weight Qwen2.5-VL with real 3B layer widths, built for the run."""
+    if model_dir is not None:
+        yield model_dir
+        return
+    from .tiny import build_checkpoint
+
+    with tempfile.TemporaryDirectory(prefix="trio-bench-") as scratch:
+        click.echo("Building a random-weight Qwen2.5-VL with real 3B layer widths...", err=True)
+        yield build_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench")
+
+
 @click.command("overhead")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A local checkpoint. Default: a random-weight Qwen2.5-VL with real 3B layer widths "
-    "(4 LLM layers, 4 vision blocks), built in a temporary directory.",
-)
-@click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed runs of each path.")
-@click.option("--max-tokens", type=click.IntRange(1, 4096), default=32, show_default=True)
+@bench_options(max_tokens=32, size=336)
 @click.option(
     "--frames",
     "frame_count",
@@ -30,17 +64,9 @@ import numpy as np
     show_default=True,
     help="Frames of the synthetic video (1 = an image).",
 )
-@click.option("--size", type=click.IntRange(28, 1344), default=336, show_default=True, help="Frame side in pixels.")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (keys include ratio and identical).")
 def overhead(model_dir, runs, max_tokens, frame_count, size, device, as_json):
     """End-to-end latency of trio vs raw transformers on the same model and inputs (median ratio)."""
-    with tempfile.TemporaryDirectory(prefix="trio-bench-") as scratch:
-        if model_dir is None:
-            from .tiny import build_checkpoint
-
-            click.echo("Building a random-weight Qwen2.5-VL with real 3B layer widths...", err=True)
-            model_dir = build_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench")
+    with bench_checkpoint(model_dir) as model_dir:
         report = measure_overhead(
             model_dir, runs=runs, max_tokens=max_tokens, frame_count=frame_count, size=size, device=device
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import click
 import numpy as np
+
+from trio_backend_torch.bench import bench_checkpoint, bench_options
 
 CONDITIONS = (
     "Is there a person in the picture?",
@@ -20,32 +21,10 @@ CONDITIONS = (
 
 
 @click.command("kvreuse")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A local Qwen2.5-VL or Qwen2-VL checkpoint. Default: a random-weight Qwen2.5-VL with real 3B layer "
-    "widths (4 LLM layers, 4 vision blocks), built in a temporary directory.",
-)
-@click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed rounds.")
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(1, 4096),
-    default=8,
-    show_default=True,
-    help="New tokens per answer (a watch condition's answer is a word or two).",
-)
-@click.option("--size", type=click.IntRange(28, 1344), default=448, show_default=True, help="Image side in pixels.")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@bench_options(max_tokens=8, size=448)
 def kvreuse(model_dir, runs, max_tokens, size, device, as_json):
     """Second question on the same image, and 4 conditions on one frame, with the prefix cache vs cold."""
-    with tempfile.TemporaryDirectory(prefix="trio-bench-") as scratch:
-        if model_dir is None:
-            from trio_backend_torch.tiny import build_checkpoint
-
-            click.echo("Building a random-weight Qwen2.5-VL with real 3B layer widths...", err=True)
-            model_dir = build_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench")
+    with bench_checkpoint(model_dir) as model_dir:
         report = measure(model_dir, runs=runs, max_tokens=max_tokens, size=size, device=device)
     if as_json:
         click.echo(json.dumps(report, indent=2))
