@@ -2,14 +2,15 @@
 
     python trio_model_tiny/train.py --out DIR     # 3,600 steps from scratch, 67 minutes on 2 CPU cores
 
-The shipped weights took four stages (docs/trio-tiny.md, "Training", has the measurements):
+The shipped weights took five stages (docs/trio-tiny.md, "Training", has the measurements):
 
     python trio_model_tiny/train.py --out stage1 --pooled-weight 0     # 70 minutes
     python trio_model_tiny/train.py --init stage1 --out stage2 --steps 1000 --seed 1 --lr 1e-3   # 23 minutes
     python trio_model_tiny/train.py --init stage2 --out stage3 --steps 1200 --seed 2 --lr 1.5e-3 --object-targets  # 27 minutes
     python trio_model_tiny/train.py --init stage3 --out stage4 --steps 2000 --seed 3 --lr 1e-3 --object-targets    # 46 minutes
+    python trio_model_tiny/train.py --init stage4 --out stage5 --steps 1600 --seed 4 --lr 1e-3 --object-targets --clip-presence  # 41 minutes
 
-(each with --validate-every 0) and stage4 is what trio_model_tiny/src/trio_model_tiny/weights holds.
+(each with --validate-every 0) and stage5 is what trio_model_tiny/src/trio_model_tiny/weights holds.
 
 A run is seeded and reproducible on one machine (same seed, same steps, same torch build -> the same
 weights; thread scheduling can change float sums across machines). It writes a

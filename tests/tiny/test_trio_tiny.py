@@ -47,7 +47,7 @@ MISSED = pytest.mark.xfail(strict=True, reason="trio-tiny answers this demo ques
     [
         ("Is there a red circle?", "yes"),
         ("Is there a green star?", "no"),
-        ("How many objects are there?", "3"),
+        pytest.param("How many objects are there?", "3", marks=MISSED),
         ("What colour is the square?", "blue"),
         ("Where is the red circle?", "right"),
     ],
@@ -70,6 +70,15 @@ def test_demo_image_through_the_cli():
     assert json.loads(result.stdout)["text"] == "yes"
 
 
+@pytest.mark.parametrize(("colour", "shape", "answer"), [("orange", "square", "yes"), ("red", "circle", "no")])
+def test_demo_clip_presence_through_the_cli(colour, shape, answer):
+    clip = DEMO / "moving.mp4"
+    assert json.loads((DEMO / "moving.json").read_text())["colour"] == "orange"
+    question = f"Is there a {colour} {shape}?"
+    result = run_trio("analyze", str(clip), "-q", question, "--model", "trio-tiny", "--fps", "4", "--json", check=True)
+    assert json.loads(result.stdout)["text"] == answer
+
+
 @MISSED
 def test_demo_clip_motion_through_the_cli():
     clip = DEMO / "moving.mp4"
@@ -81,15 +90,15 @@ def test_demo_clip_motion_through_the_cli():
     assert answer["metrics"]["frames_used"] == 8
 
 
-# Measured on these 12 questions per task at release: presence 83%, colour 100%, count 58%,
-# position 58%, motion 75%, appearance 100%, description 75%. The floors sit above chance
+# Measured on these 12 questions per task at release: presence 100%, colour 100%, count 50%,
+# position 58%, motion 83%, appearance 100%, description 75%. The floors sit above chance
 # and under the measured figures, so the test catches a broken model or pipeline.
 FLOORS = {
-    "presence": 0.75,
-    "colour": 0.75,
+    "presence": 0.8,
+    "colour": 0.8,
     "count": 0.4,
     "position": 0.3,
-    "motion": 0.5,
+    "motion": 0.6,
     "appearance": 0.8,
     "description": 0.5,
 }
