@@ -99,6 +99,13 @@ def test_a_nearly_identical_stream_frame_reuses_the_anchor_and_the_anchor_is_ref
     moved[20:40, 30:60] = 120
     moved[20:40, 0:30] = (200, 30, 30)  # the object moved: a real change is never a similar hit
     assert ask(warm, moved, question).metrics.cache_hit == "none"
+    # Nor is a colour change a grayscale thumbnail cannot see (this orange is as bright as the grey).
+    recoloured = anchor.copy()
+    recoloured[20:40, 30:60] = (200, 90, 40)
+    recoloured[:20], recoloured[40:] = 117, 117
+    plain = np.full_like(anchor, 117)
+    ask(warm, plain, question)
+    assert ask(warm, recoloured, question).metrics.cache_hit == "none"
 
 
 def test_similar_frame_reuse_can_be_turned_off(checkpoint):

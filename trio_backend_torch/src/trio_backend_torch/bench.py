@@ -269,15 +269,16 @@ def compare_optimizers(
 
 def render_comparison(report: dict) -> str:
     """The table ``trio bench fastv`` / ``tome`` print."""
+    width = 2 + max(len(config["name"]) for config in report["configs"])
     lines = [
         f"model {report['model']} on {report['device']}: {report['frames']} frame(s) of {report['size']}px, "
         f"{report['max_tokens']} new tokens at most, {report['runs']} paired rounds",
-        f"{'config':<24}{'visual tokens':>15}{'prefill ms':>12}{'prefill x':>11}{'total ms':>11}{'speedup':>9}"
+        f"{'config':<{width}}{'visual tokens':>15}{'prefill ms':>12}{'prefill x':>11}{'total ms':>11}{'speedup':>9}"
         f"{'same answer':>13}",
     ]
     for config in report["configs"]:
         lines.append(
-            f"{config['name']:<24}{config['visual_tokens_after']:>6} of {config['visual_tokens']:<5}"
+            f"{config['name']:<{width}}{config['visual_tokens_after']:>6} of {config['visual_tokens']:<5}"
             f"{config['prefill_ms']:>12.1f}{config['prefill_ratio']:>11.2f}{config['latency_ms']:>11.1f}"
             f"{1 / config['latency_ratio']:>8.2f}x{('yes' if config['same_answer'] else 'no'):>13}"
         )

@@ -19,13 +19,17 @@ from .hookspecs import hookimpl
 THUMBNAIL_SIDE = 64
 
 
-def thumbnail(frame: Frame) -> np.ndarray:
-    """The frame as a ``(64, 64)`` float32 grayscale image with values in 0..1 (aspect ratio not kept)."""
+def thumbnail(frame: Frame, colour: bool = False) -> np.ndarray:
+    """The frame as a ``(64, 64)`` float32 grayscale image with values in 0..1 (aspect ratio not kept).
+
+    With ``colour``, ``(64, 64, 3)`` RGB: a red object on a grey of the same brightness is
+    invisible in grayscale.
+    """
     from PIL import Image
 
-    gray = Image.fromarray(frame.image).convert("L")
-    small = gray.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BILINEAR)
-    return np.asarray(small, dtype=np.float32) / 255.0  # (64, 64)
+    converted = Image.fromarray(frame.image).convert("RGB" if colour else "L")
+    small = converted.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BILINEAR)
+    return np.asarray(small, dtype=np.float32) / 255.0  # (64, 64) or (64, 64, 3)
 
 
 class FrameFilter(ABC):
@@ -87,9 +91,12 @@ BLOCK_SIDE = 8
 
 
 def largest_block_change(a: np.ndarray, b: np.ndarray) -> float:
-    """The largest mean absolute difference of two thumbnails over their 8x8-pixel blocks."""
+    """The largest mean absolute difference of two thumbnails over their 8x8-pixel blocks (and colour channels)."""
     blocks = THUMBNAIL_SIDE // BLOCK_SIDE
-    change = np.abs(a - b).reshape(blocks, BLOCK_SIDE, blocks, BLOCK_SIDE).mean(axis=(1, 3))  # (8, 8)
+    difference = np.abs(a - b)
+    if difference.ndim == 3:
+        difference = difference.mean(axis=-1)
+    change = difference.reshape(blocks, BLOCK_SIDE, blocks, BLOCK_SIDE).mean(axis=(1, 3))  # (8, 8)
     return float(change.max())
 
 

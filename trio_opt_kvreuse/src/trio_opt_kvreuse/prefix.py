@@ -6,7 +6,7 @@ Two kinds of hit:
   is the cold run's, token for token.
 - ``similar``: a new frame of a stream that differs from a cached anchor frame by less than
   ``similar_threshold`` (the largest 1/64-of-the-picture block change, as trio's dedup filter
-  measures it) and has the same prompt up to the media's end. Approximate: the answer is
+  measures it, but in colour: a red object on a grey of its brightness must count) and has the same prompt up to the media's end. Approximate: the answer is
   about the anchor. Always compared with the anchor, never with the previous frame, so drift
   cannot add up; after ``similar_max_reuses`` hits the anchor is recomputed from the current
   frame.
@@ -37,7 +37,7 @@ class Entry:
     layers: tuple[tuple[torch.Tensor, torch.Tensor], ...]
     length: int
     prompt_key: bytes  # the prompt up to the media's end, without the pixels
-    thumbnails: np.ndarray | None  # (frames, 64, 64), for similar-frame hits
+    thumbnails: np.ndarray | None  # (frames, 64, 64, 3), for similar-frame hits
     reuses: int = 0
 
     @property
@@ -82,7 +82,7 @@ class PrefixCache(RequestHook):
         entry, hit = self.entries.get(key), "prefix"
         thumbnails = None
         if entry is None and self.similar_threshold > 0 and request.frames:
-            thumbnails = np.stack([thumbnail(frame) for frame in request.frames])
+            thumbnails = np.stack([thumbnail(frame, colour=True) for frame in request.frames])
             entry, hit = self.similar_entry(prompt_key(ids[0, :length]), thumbnails), "similar"
         config = model.model.config
         if entry is None:
@@ -120,7 +120,7 @@ class PrefixCache(RequestHook):
             return
         key, length, thumbnails = stored
         if thumbnails is None and self.similar_threshold > 0 and request.frames:
-            thumbnails = np.stack([thumbnail(frame) for frame in request.frames])
+            thumbnails = np.stack([thumbnail(frame, colour=True) for frame in request.frames])
         cache = request.kwargs["cache"]
         # Copies: a slice would keep the whole request's cache (answer included) alive.
         layers = tuple(
