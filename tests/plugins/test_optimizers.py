@@ -120,6 +120,15 @@ def test_plugins_report_lists_settings_and_conflicts(optimizers):
     assert listed["merge"]["settings"] == {"keep": 0.5}
 
 
+def test_plugins_text_shows_settings_and_conflicts(optimizers):
+    from trio_core.cli import _brief
+    from trio_core.plugins import plugin_report
+
+    halve = next(plugin for plugin in plugin_report() if plugin["name"] == "halve")
+    listed = {item["name"]: _brief(item) for item in halve["registers"]["optimizer"]}
+    assert listed["reuse"] == "reuse [echo] (keep=0.5) not with prune"
+
+
 def test_opt_flags_become_settings_per_optimizer():
     parsed = _optimizer_settings(None, None, ("tome.keep=0.5", "tome.blocks = 2", "fastv.layer=2"))
     assert parsed == {"tome": {"keep": "0.5", "blocks": "2"}, "fastv": {"layer": "2"}}

@@ -174,7 +174,12 @@ def plugins(as_json):
 
 def _brief(item: dict) -> str:
     extra = item.get("families") or item.get("schemes") or item.get("model_types")
-    return f"{item['name']} [{', '.join(extra)}]" if extra else item["name"]
+    text = f"{item['name']} [{', '.join(extra)}]" if extra else item["name"]
+    if item.get("settings"):
+        text += " (" + ", ".join(f"{name}={value}" for name, value in item["settings"].items()) + ")"
+    if item.get("conflicts"):
+        text += f" not with {', '.join(item['conflicts'])}"
+    return text
 
 
 @cli.command()
