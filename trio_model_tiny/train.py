@@ -76,6 +76,7 @@ from trio_model_tiny.questions import (
     VALIDATION_SEED,
     Sample,
     corpus,
+    counted,
     follow_ups,
     is_correct,
     make_sample,
@@ -241,6 +242,11 @@ def region(obj: SceneObject, side: int) -> int:
 CODE_COLUMNS = ("colour", "shape", "region", "motion", "thing", "centre")
 
 
+def thing(obj: SceneObject) -> int:
+    """The index of the object's colour-and-shape pair (one code per pair)."""
+    return list(COLOURS).index(obj.colour) * len(SHAPES) + SHAPES.index(obj.shape)
+
+
 def cell_codes(objects: list[SceneObject], side: int, motion: tuple | None = None) -> np.ndarray:
     """Per visual token of one frame: one code index per CODE_COLUMNS entry; -1 where it does not apply.
 
@@ -251,13 +257,12 @@ def cell_codes(objects: list[SceneObject], side: int, motion: tuple | None = Non
     codes = np.full(((side // CELL) ** 2, len(CODE_COLUMNS)), -1, dtype=np.int64)
     for obj in objects:
         moving = motion is not None and (obj.colour, obj.shape) == motion[:2]
-        colour, shape = list(COLOURS).index(obj.colour), SHAPES.index(obj.shape)
         code = (
-            colour,
-            shape,
+            list(COLOURS).index(obj.colour),
+            SHAPES.index(obj.shape),
             region(obj, side),
             DIRECTIONS.index(motion[2]) if moving else -1,
-            colour * len(SHAPES) + shape,
+            thing(obj),
             -1,
         )
         codes[covered_cells(obj, side)] = code
@@ -310,7 +315,7 @@ def object_cells(sample: Sample) -> list[tuple[np.ndarray, int, int, int]]:
             cells,
             SHAPES.index(obj.shape),
             DIRECTIONS.index(event["direction"]) if (obj.colour, obj.shape) == mover else -1,
-            list(COLOURS).index(obj.colour) * len(SHAPES) + SHAPES.index(obj.shape),
+            thing(obj),
         )
         for cells, obj in placed_objects(sample)
     ]
@@ -336,14 +341,9 @@ def attention_cells(sample: Sample, turn: Turn) -> np.ndarray | None:
 
 def counted_cells(sample: Sample, turn: Turn) -> np.ndarray:
     """The centre token of every object a count question counts (empty for "0")."""
-    colour, shape = turn.meta["target"]
     side = sample.media.shape[0]
     return np.array(
-        [
-            centre_cell(obj, side)
-            for obj in sample.meta["objects"]
-            if (colour is None or obj.colour == colour) and (shape is None or obj.shape == shape)
-        ],
+        [centre_cell(obj, side) for obj in sample.meta["objects"] if counted(obj, turn.meta["target"])],
         dtype=np.int64,
     )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trio_core.backends import GenerationStats
+from trio_core.errors import IncompatibleOptimizerError
 
 
 @dataclass
@@ -22,6 +23,16 @@ class Request:
     stats: GenerationStats
     frames: tuple = ()  # the media's frames in prompt order (trio_core.frames.Frame)
     state: dict[str, Any] = field(default_factory=dict)  # what a hook keeps from before to after
+
+
+def request_hooks(model, optimizer: str) -> list[RequestHook]:
+    """The loaded model's list of request hooks, for ``optimizer`` to join; refused on a model without one."""
+    hooks = getattr(model, "request_hooks", None)
+    if hooks is None:
+        raise IncompatibleOptimizerError(
+            f"The optimizer '{optimizer}' needs the torch backend's request hooks, which {type(model).__name__} lacks."
+        )
+    return hooks
 
 
 class RequestHook:

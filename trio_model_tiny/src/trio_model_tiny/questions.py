@@ -487,6 +487,12 @@ def _presence_follow_up(rng: np.random.Generator, objects: Sequence[SceneObject]
     return question, answer, {"target": target, "positive": answer == "yes", "pope": pope}
 
 
+def counted(obj: SceneObject, target: tuple[str | None, str | None]) -> bool:
+    """Whether a count question about ``target`` (colour or None, shape or None) counts ``obj``."""
+    colour, shape = target
+    return (colour is None or obj.colour == colour) and (shape is None or obj.shape == shape)
+
+
 def _image_follow_up(task: str, rng: np.random.Generator, objects: Sequence[SceneObject], size: int):
     if task == "presence":
         return _presence_follow_up(rng, objects)
@@ -499,10 +505,7 @@ def _image_follow_up(task: str, rng: np.random.Generator, objects: Sequence[Scen
         else:
             colour, shape = _random_object(rng)
         target = (colour if query in ("colour", "both") else None, shape if query in ("shape", "both") else None)
-        k = sum(
-            (target[0] is None or obj.colour == target[0]) and (target[1] is None or obj.shape == target[1])
-            for obj in objects
-        )
+        k = sum(counted(obj, target) for obj in objects)
         question = _pick(rng, COUNT_QUESTIONS[query]).format(colour=colour, shapes=shape + "s")
         return question, str(k), {"target": target, "query": query}
     if task == "colour":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from trio_core import hookimpl
-from trio_core.errors import IncompatibleOptimizerError
+from trio_core.errors import ConfigError, IncompatibleOptimizerError
 from trio_core.optimizers import Optimizer, OptimizerSettings, Stage
 
 
@@ -23,13 +23,11 @@ class FastVOptimizer(Optimizer):
         drop: float = Field(0.5, ge=0.0, lt=1.0, description="Share of the visual tokens dropped.")
 
     def apply(self, model, config) -> None:
+        from trio_backend_torch.requests import request_hooks
+
         from .hooks import FastV
 
-        hooks = getattr(model, "request_hooks", None)
-        if hooks is None:
-            raise IncompatibleOptimizerError(
-                f"The optimizer 'fastv' needs the torch backend's request hooks, which {type(model).__name__} lacks."
-            )
+        hooks = request_hooks(model, self.name)
         attention = model.model.config.text_config._attn_implementation
         if attention not in ("sdpa", "eager"):
             raise IncompatibleOptimizerError(
@@ -39,8 +37,6 @@ class FastVOptimizer(Optimizer):
         try:
             hooks.append(FastV(model, settings.layer, settings.drop))
         except ValueError as error:
-            from trio_core.errors import ConfigError
-
             raise ConfigError(f"--opt fastv.layer: {error}.") from None
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from trio_core import hookimpl
-from trio_core.errors import IncompatibleOptimizerError
 from trio_core.optimizers import Optimizer, OptimizerSettings, Stage
 
 
@@ -23,22 +22,19 @@ class KVReuse(Optimizer):
             ge=0.0,
             le=1.0,
             description="Reuse a cached frame's prefix for a new frame whose most changed 1/64 of the picture differs "
-            "by less than this (0..1 grayscale, as trio's dedup filter); 0 turns similar-frame reuse off.",
+            "by less than this (0..1, as trio's dedup filter measures it, but in colour); 0 turns it off.",
         )
         similar_max_reuses: int = Field(
             30, ge=1, description="Similar-frame hits on one anchor frame before it is recomputed from a new frame."
         )
 
     def apply(self, model, config) -> None:
+        from trio_backend_torch.requests import request_hooks
+
         from .prefix import PrefixCache
 
-        hooks = getattr(model, "request_hooks", None)
-        if hooks is None:
-            raise IncompatibleOptimizerError(
-                f"The optimizer 'kvreuse' needs the torch backend's request hooks, which {type(model).__name__} lacks."
-            )
         settings = self.settings(config)
-        hooks.append(
+        request_hooks(model, self.name).append(
             PrefixCache(
                 model,
                 max_bytes=int(settings.max_mb * 2**20),

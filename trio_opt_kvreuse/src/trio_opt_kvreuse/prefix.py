@@ -46,12 +46,13 @@ class Entry:
 
 
 def prompt_key(prefix_ids: torch.Tensor) -> bytes:
+    """A digest of the prompt's tokens up to the media's end."""
     return hashlib.blake2b(prefix_ids.detach().cpu().numpy().tobytes(), digest_size=20).digest()
 
 
-def media_key(inputs: dict, prefix_ids: torch.Tensor) -> bytes:
-    """A digest of the pixels the vision encoder would get, their grids, and the prompt's tokens up to the media's end."""
-    digest = hashlib.blake2b(prompt_key(prefix_ids), digest_size=20)
+def media_key(inputs: dict, prompt: bytes) -> bytes:
+    """A digest of the pixels the vision encoder would get, their grids, and ``prompt`` (a `prompt_key`)."""
+    digest = hashlib.blake2b(prompt, digest_size=20)
     for name in PIXEL_INPUTS:
         value = inputs.get(name)
         if isinstance(value, torch.Tensor):
@@ -78,16 +79,17 @@ class PrefixCache(RequestHook):
         if not len(ends):  # text only: nothing worth keeping
             return
         length = int(ends[-1]) + 1
-        key = media_key(request.inputs, ids[0, :length])
+        prompt = prompt_key(ids[0, :length])
+        key = media_key(request.inputs, prompt)
         entry, hit = self.entries.get(key), "prefix"
         thumbnails = None
         if entry is None and self.similar_threshold > 0 and request.frames:
             thumbnails = np.stack([thumbnail(frame, colour=True) for frame in request.frames])
-            entry, hit = self.similar_entry(prompt_key(ids[0, :length]), thumbnails), "similar"
+            entry, hit = self.similar_entry(prompt, thumbnails), "similar"
         config = model.model.config
         if entry is None:
             request.kwargs["cache"] = DynamicCache(config=config)
-            request.state["kvreuse"] = (key, length, thumbnails)
+            request.state["kvreuse"] = (key, length, prompt, thumbnails)
             return
         entry.reuses += hit == "similar"
         # Positions as a cold run computes them (mRoPE needs the media grids), then the pixels go:
@@ -118,15 +120,13 @@ class PrefixCache(RequestHook):
         stored = request.state.get("kvreuse")
         if stored is None:
             return
-        key, length, thumbnails = stored
-        if thumbnails is None and self.similar_threshold > 0 and request.frames:
-            thumbnails = np.stack([thumbnail(frame, colour=True) for frame in request.frames])
+        key, length, prompt, thumbnails = stored
         cache = request.kwargs["cache"]
         # Copies: a slice would keep the whole request's cache (answer included) alive.
         layers = tuple(
             (layer.keys[..., :length, :].clone(), layer.values[..., :length, :].clone()) for layer in cache.layers
         )
-        entry = Entry(layers, length, prompt_key(request.inputs["input_ids"][0, :length]), thumbnails)
+        entry = Entry(layers, length, prompt, thumbnails)
         if entry.nbytes <= self.entries.maxsize:
             self.entries[key] = entry
 
