@@ -86,6 +86,8 @@ class TorchModel(LoadedModel):
                 request = Request(inputs=dict(prompt.inputs), kwargs=dict(kwargs), stats=stats, frames=prompt.frames)
                 with torch.inference_mode():
                     for hook in self.request_hooks:
+                        hook.before_encode(self, request)
+                    for hook in self.request_hooks:
                         hook.before_generate(self, request)
                     self.model.generate(
                         **request.inputs,

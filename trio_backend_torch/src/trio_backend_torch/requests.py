@@ -1,8 +1,13 @@
 """The seam optimizers use to take part in one request of the torch backend.
 
-A `RequestHook` sees each request twice, on the generation thread: before ``generate``, with
-the inputs and ``generate`` arguments it may change (drop the pixels, pass a cache, give
-positions), and after, with what ``generate`` left behind (the cache it filled).
+A `RequestHook` sees each request three times, on the generation thread, every hook in the
+order of its optimizer's stage:
+
+1. ``before_encode``: nothing has run yet; a cache may answer for the media here (drop the
+   pixels, pass a cache), so that no later hook encodes them;
+2. ``before_generate``: change the inputs and ``generate`` arguments (encode the media
+   differently, give fewer tokens and their positions, arm hooks inside the model);
+3. ``after_generate``: look at what ``generate`` did.
 """
 
 from __future__ import annotations
@@ -10,8 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from trio_core.backends import GenerationStats
 from trio_core.errors import IncompatibleOptimizerError
+
+
+# Inputs only the vision encoder (and the mRoPE position computation) read.
+PIXEL_INPUTS = ("pixel_values", "pixel_values_videos", "image_grid_thw", "video_grid_thw", "second_per_grid_ts")
+# Inputs with one column per prompt token.
+TOKEN_INPUTS = ("input_ids", "mm_token_type_ids", "attention_mask")
 
 
 @dataclass
@@ -35,8 +47,32 @@ def request_hooks(model, optimizer: str) -> list[RequestHook]:
     return hooks
 
 
+def keep_tokens(inputs: dict[str, Any], keep: torch.Tensor) -> None:
+    """Keep only the prompt tokens where ``keep`` (length,) is true, in every per-token input.
+
+    mRoPE positions (rows 1-3 of ``position_ids``) are kept as they were: a token keeps its
+    place in the picture and in time. Row 0 counts the tokens given (transformers reads gaps
+    there as separate packed sequences), so it is renumbered.
+    """
+    for name in TOKEN_INPUTS:
+        if isinstance(inputs.get(name), torch.Tensor):
+            inputs[name] = inputs[name][:, keep]
+    if isinstance(inputs.get("position_ids"), torch.Tensor):
+        inputs["position_ids"] = renumber(inputs["position_ids"][..., keep])
+
+
+def renumber(positions: torch.Tensor) -> torch.Tensor:
+    """``positions`` (4, batch, length) with row 0, the text positions, counted from 0 again."""
+    positions = positions.clone()
+    positions[0] = torch.arange(positions.shape[-1], device=positions.device)
+    return positions
+
+
 class RequestHook:
-    """Base of an optimizer's per-request part; both methods do nothing unless overridden."""
+    """Base of an optimizer's per-request part; every method does nothing unless overridden."""
+
+    def before_encode(self, model, request: Request) -> None:
+        """Answer for the media from a cache, before anything encodes them (drop the pixels, pass a cache)."""
 
     def before_generate(self, model, request: Request) -> None:
         """Change ``request.inputs`` / ``request.kwargs`` before ``generate`` runs."""

@@ -22,12 +22,12 @@ import torch
 from cachetools import LRUCache
 from transformers import DynamicCache
 
-from trio_backend_torch.requests import Request, RequestHook
+from trio_backend_torch.requests import PIXEL_INPUTS, Request, RequestHook, renumber
 from trio_core.filters import largest_block_change, thumbnail
 
-# Inputs only the vision encoder reads: a hit drops them, so the encoder does not run.
-PIXEL_INPUTS = ("pixel_values", "pixel_values_videos", "image_grid_thw", "video_grid_thw", "second_per_grid_ts")
 MEDIA_END = "<|vision_end|>"
+# The prefix as the LLM got it (after any earlier stage changed it, e.g. ToMe's fewer tokens).
+PREFIX_INPUTS = ("input_ids", "mm_token_type_ids", "position_ids")
 
 
 @dataclass
@@ -35,14 +35,15 @@ class Entry:
     """Keys and values of every layer for the first ``length`` prompt tokens, and the frames they saw."""
 
     layers: tuple[tuple[torch.Tensor, torch.Tensor], ...]
-    length: int
+    inputs: dict[str, torch.Tensor]  # PREFIX_INPUTS for the cached tokens
     prompt_key: bytes  # the prompt up to the media's end, without the pixels
     thumbnails: np.ndarray | None  # (frames, 64, 64, 3), for similar-frame hits
     reuses: int = 0
 
     @property
     def nbytes(self) -> int:
-        return sum(k.numel() * k.element_size() + v.numel() * v.element_size() for k, v in self.layers)
+        tensors = [tensor for layer in self.layers for tensor in layer] + list(self.inputs.values())
+        return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
 
 
 def prompt_key(prefix_ids: torch.Tensor) -> bytes:
@@ -63,7 +64,11 @@ def media_key(inputs: dict, prompt: bytes) -> bytes:
 
 
 class PrefixCache(RequestHook):
-    """Before each request: reuse a stored prefix (a hit) or ask generate for a cache to keep (a miss)."""
+    """A request's media prefix comes from the cache (a hit) or is computed once and kept (a miss).
+
+    Either way generate then runs only the question on top of the cached prefix, so a first
+    question and a later one about the same media compute exactly the same thing.
+    """
 
     def __init__(self, model, max_bytes: int, similar_threshold: float = 0.0, similar_max_reuses: int = 0):
         self.media_end = model.tokenizer.convert_tokens_to_ids(MEDIA_END)
@@ -71,7 +76,7 @@ class PrefixCache(RequestHook):
         self.similar_threshold = similar_threshold
         self.similar_max_reuses = similar_max_reuses
 
-    def before_generate(self, model, request: Request) -> None:
+    def before_encode(self, model, request: Request) -> None:
         ids = request.inputs["input_ids"]
         if ids.shape[0] != 1:
             return
@@ -79,6 +84,7 @@ class PrefixCache(RequestHook):
         if not len(ends):  # text only: nothing worth keeping
             return
         length = int(ends[-1]) + 1
+        tail = ids.shape[1] - length  # the question: the tokens after the media's end
         prompt = prompt_key(ids[0, :length])
         key = media_key(request.inputs, prompt)
         entry, hit = self.entries.get(key), "prefix"
@@ -86,20 +92,35 @@ class PrefixCache(RequestHook):
         if entry is None and self.similar_threshold > 0 and request.frames:
             thumbnails = np.stack([thumbnail(frame, colour=True) for frame in request.frames])
             entry, hit = self.similar_entry(prompt, thumbnails), "similar"
-        config = model.model.config
         if entry is None:
-            request.kwargs["cache"] = DynamicCache(config=config)
-            request.state["kvreuse"] = (key, length, prompt, thumbnails)
+            request.state["kvreuse"] = (key, tail, prompt, thumbnails)
             return
         entry.reuses += hit == "similar"
-        # Positions as a cold run computes them (mRoPE needs the media grids), then the pixels go:
-        # with positions given, generate neither runs the encoder nor reads stale rope deltas.
-        position_ids = model.model._prepare_position_ids_for_generation(ids, dict(request.inputs))
-        for name in PIXEL_INPUTS:
-            request.inputs.pop(name, None)
-        request.inputs["position_ids"] = position_ids
-        request.kwargs["cache"] = DynamicCache(ddp_cache_data=entry.layers, config=config)
         request.stats.cache_hit = hit
+        reuse(model, request, entry, tail)
+
+    def before_generate(self, model, request: Request) -> None:
+        """A miss: compute the prefix's cache (the encoder runs here) and keep it, then go on as a hit."""
+        stored = request.state.get("kvreuse")
+        if stored is None:
+            return
+        key, tail, prompt, thumbnails = stored
+        inputs = request.inputs
+        positions = inputs.get("position_ids")
+        if positions is None:
+            positions = model.model._prepare_position_ids_for_generation(inputs["input_ids"], dict(inputs))
+        prefix = {
+            name: inputs[name][..., :-tail] for name in PREFIX_INPUTS if name != "position_ids" and name in inputs
+        }
+        prefix["position_ids"] = positions[..., :-tail]
+        media = {name: inputs[name] for name in (*PIXEL_INPUTS, "mm_encoder_outputs") if name in inputs}
+        cache = DynamicCache(config=model.model.config)
+        model.model.model(**prefix, **media, cache=cache, use_cache=True)
+        entry = Entry(tuple((layer.keys, layer.values) for layer in cache.layers), prefix, prompt, thumbnails)
+        if entry.nbytes <= self.entries.maxsize:
+            self.entries[key] = entry
+        inputs["position_ids"] = positions
+        reuse(model, request, entry, tail)
 
     def similar_entry(self, prompt: bytes, thumbnails: np.ndarray) -> Entry | None:
         """The cached anchor this stream's new frames are close enough to, if any (the anchor is then refreshed)."""
@@ -116,19 +137,29 @@ class PrefixCache(RequestHook):
             return entry
         return None
 
-    def after_generate(self, model, request: Request) -> None:
-        stored = request.state.get("kvreuse")
-        if stored is None:
-            return
-        key, length, prompt, thumbnails = stored
-        cache = request.kwargs["cache"]
-        # Copies: a slice would keep the whole request's cache (answer included) alive.
-        layers = tuple(
-            (layer.keys[..., :length, :].clone(), layer.values[..., :length, :].clone()) for layer in cache.layers
-        )
-        entry = Entry(layers, length, prompt, thumbnails)
-        if entry.nbytes <= self.entries.maxsize:
-            self.entries[key] = entry
-
     def close(self) -> None:
         self.entries.clear()
+
+
+def reuse(model, request: Request, entry: Entry, tail: int) -> None:
+    """Give generate the cached prefix and this request's last ``tail`` tokens (the question).
+
+    The question's positions are the ones a cold run gives it (mRoPE needs the media grids, so
+    they are computed before the pixels go); with positions and a cache given, generate neither
+    runs the encoder nor reads stale rope deltas. The cache's tensors are shared, never written:
+    generate's cache appends by concatenation.
+    """
+    inputs = request.inputs
+    positions = inputs.get("position_ids")
+    if positions is None:
+        positions = model.model._prepare_position_ids_for_generation(inputs["input_ids"], dict(inputs))
+    inputs["position_ids"] = positions
+    for name in (*PIXEL_INPUTS, "mm_encoder_outputs"):
+        inputs.pop(name, None)
+    for name in PREFIX_INPUTS:
+        if name in inputs and name in entry.inputs:
+            inputs[name] = torch.cat([entry.inputs[name], inputs[name][..., -tail:]], dim=-1)
+    inputs["position_ids"] = renumber(inputs["position_ids"])
+    if isinstance(inputs.get("attention_mask"), torch.Tensor):
+        inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
+    request.kwargs["cache"] = DynamicCache(ddp_cache_data=entry.layers, config=model.model.config)

@@ -1,0 +1,1 @@
+"""ToMe: merge similar visual tokens inside a Qwen-VL vision encoder."""
