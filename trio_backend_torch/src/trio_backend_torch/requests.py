@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
 from trio_core.backends import GenerationStats
 from trio_core.errors import IncompatibleOptimizerError
-
 
 # Inputs only the vision encoder (and the mRoPE position computation) read.
 PIXEL_INPUTS = ("pixel_values", "pixel_values_videos", "image_grid_thw", "video_grid_thw", "second_per_grid_ts")
