@@ -70,10 +70,10 @@ def test_eval_of_an_unknown_suite_or_optimizer_is_one_sentence(echo_site):
         "--backend",
         "echo",
         "--compare",
-        "baseline,tome",
+        "baseline,sparsevlm",
         site=echo_site,
     )
-    assert missing.returncode == 1 and "pip install trio-opt-tome" in missing.stderr
+    assert missing.returncode == 1 and "No optimizer called 'sparsevlm'" in missing.stderr
 
 
 def test_a_named_model_resolves_to_its_location(echo_site):

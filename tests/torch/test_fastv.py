@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tests.torch.engines import ask, engine_for, noise_frames
-from trio_core.errors import ConfigError, IncompatibleOptimizerError
+from trio_core.errors import ConfigError
 from trio_opt_fastv.ranking import attention_received, tokens_to_keep
 
 QUESTION = "What is happening in this clip?"
@@ -46,8 +46,6 @@ def test_settings_are_checked_at_load(checkpoint):
         fastv(checkpoint("qwen2_5_vl"), layer=50)
     with pytest.raises(ConfigError, match="fastv.drop"):
         fastv(checkpoint("qwen2_5_vl"), drop=1.0)
-    with pytest.raises(IncompatibleOptimizerError, match="cannot run together"):
-        engine_for(checkpoint("qwen2_5_vl"), optimizers=["fastv", "kvreuse"])
 
 
 def test_ranking_follows_the_attention_of_the_question_rows():

@@ -69,9 +69,9 @@ def test_bench_reports_side_by_side_figures_and_identical_output(checkpoint):
 
     report = measure(checkpoint("qwen2_5_vl"), runs=2, max_tokens=4, size=112, device="cpu")
     assert report["identical"] is True
-    assert report["second_question_speedup"] > 0 and report["fan_out_cost"] > 0
-    # The image's entry, one per fan-out frame and the still camera's anchor, all within the default budget.
-    assert report["cache_entries"] == 1 + 2 + 1 and report["cache_mb"] > 0
+    assert report["second_question_speedup"] > 0 and report["fan_out_cost"] > 0 and report["one_by_one_cost"] > 0
+    # The image's entry, two per round (conditions together, then one by one) and the still camera's anchor.
+    assert report["cache_entries"] == 1 + 2 * 2 + 1 and report["cache_mb"] > 0
     assert report["stream_similar_hits"] == report["stream_frames"] - 1 and report["stream_speedup"] > 0
 
 
@@ -114,3 +114,32 @@ def test_similar_frame_reuse_can_be_turned_off(checkpoint):
     warm = engine_for(checkpoint("qwen2_5_vl"), optimizers=["kvreuse"], optimizer_settings=settings)
     ask(warm, anchor, QUESTIONS[0])
     assert ask(warm, jittered(anchor, 1), QUESTIONS[0]).metrics.cache_hit == "none"
+
+
+@pytest.mark.parametrize("optimizers", [["kvreuse"], ["tome", "kvreuse"], []])
+def test_conditions_about_one_frame_decode_together_and_answer_as_one_by_one(optimizers, checkpoint):
+    engine = engine_for(checkpoint("qwen2_5_vl"), optimizers=optimizers)
+    alone = engine_for(checkpoint("qwen2_5_vl"), optimizers=[name for name in optimizers if name != "kvreuse"])
+    calls = []
+    generate = engine.model.model.generate
+    engine.model.model.generate = lambda **kwargs: calls.append(kwargs["input_ids"].shape[0]) or generate(**kwargs)
+    frame = noise_frames(seed=8)[0]
+    results = engine.analyze_frame_each(frame, QUESTIONS)
+    expected = [ask(alone, frame, question) for question in QUESTIONS]
+    assert [result.token_ids for result in results] == [result.token_ids for result in expected]
+    assert [result.text for result in results] == [result.text for result in expected]
+    if "kvreuse" in optimizers:  # the media prefix once, then one generate call for all three questions
+        assert calls == [3]
+        assert [result.metrics.cache_hit for result in results] == ["none", "prefix", "prefix"]
+    else:
+        assert calls == [1, 1, 1]
+    assert all(result.metrics.prefill_ms > 0 and result.metrics.completion_tokens == 12 for result in results)
+
+
+def test_fastv_questions_run_one_by_one(checkpoint):
+    settings = {"fastv": {"layer": 0}}
+    engine = engine_for(checkpoint("qwen2_5_vl"), optimizers=["fastv", "kvreuse"], optimizer_settings=settings)
+    clip = noise_frames(seed=9)
+    results = engine.analyze_video_each(clip, QUESTIONS[:2])
+    assert [result.metrics.cache_hit for result in results] == ["none", "prefix"]
+    assert all([step.optimizer for step in result.metrics.visual_token_steps] == ["fastv"] for result in results)

@@ -16,6 +16,7 @@ from transformers.generation.streamers import BaseStreamer
 from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, process_peak_rss_mb
 from trio_core.chat import ImagePart, Message
 
+from .batching import batch_inputs, shared_prefix
 from .families import TorchFamily
 from .requests import Request, RequestHook
 
@@ -83,12 +84,8 @@ class TorchModel(LoadedModel):
             try:
                 if settings.seed is not None:
                     torch.manual_seed(settings.seed)
-                request = Request(inputs=dict(prompt.inputs), kwargs=dict(kwargs), stats=stats, frames=prompt.frames)
                 with torch.inference_mode():
-                    for hook in self.request_hooks:
-                        hook.before_encode(self, request)
-                    for hook in self.request_hooks:
-                        hook.before_generate(self, request)
+                    request = self._request(prompt, kwargs, stats)
                     self.model.generate(
                         **request.inputs,
                         **request.kwargs,
@@ -122,9 +119,68 @@ class TorchModel(LoadedModel):
             done.result()
         if failure:
             raise failure[0]
-        ended = time.perf_counter()
+        stats.decode_ms = (time.perf_counter() - first_at) * 1000 if first_at is not None else 0.0
+        self._finish(stats, settings)
+
+    def generate_each(self, prompts, settings, stats) -> list[str]:
+        """Answer each prompt. Questions that the request hooks put on one shared cached prefix
+        (kvreuse: the same media) decode together, as one batch: one pass over the weights per
+        step for all of them."""
+        if len(prompts) < 2 or not all(hook.batchable for hook in self.request_hooks):
+            return super().generate_each(prompts, settings, stats)
+        kwargs = self.generation_kwargs(settings)
+
+        def run() -> None:
+            if settings.seed is not None:
+                torch.manual_seed(settings.seed)
+            with torch.inference_mode():
+                started = time.perf_counter()  # the hooks' work (a miss computes the media prefix) is prefill
+                requests = [self._request(prompt, kwargs, stat) for prompt, stat in zip(prompts, stats, strict=True)]
+                prefix = shared_prefix(requests)
+                for group in [requests] if prefix else [[request] for request in requests]:
+                    self._generate_group(group, prefix, settings, started)
+                    started = time.perf_counter()
+
+        self._worker.submit(run).result()
+        stop = set(self.stop_token_ids)
+        return [
+            self.tokenizer.decode([t for t in stat.token_ids if t not in stop], skip_special_tokens=True)
+            for stat in stats
+        ]
+
+    def _request(self, prompt: PreparedPrompt, kwargs: dict, stats: GenerationStats) -> Request:
+        """A request with every hook's changes made (on the generation thread, in inference mode)."""
+        request = Request(inputs=dict(prompt.inputs), kwargs=dict(kwargs), stats=stats, frames=prompt.frames)
+        for hook in self.request_hooks:
+            hook.before_encode(self, request)
+        for hook in self.request_hooks:
+            hook.before_generate(self, request)
+        return request
+
+    def _generate_group(
+        self, requests: list[Request], prefix: int, settings: GenerationSettings, started: float
+    ) -> None:
+        """One generate call for ``requests`` (a batch on a shared prefix of that length, or a single one)."""
+        if len(requests) > 1:
+            inputs, cache = batch_inputs(requests, prefix, requests[0].kwargs["pad_token_id"], self.model.config)
+            kwargs = {**requests[0].kwargs, "cache": cache}
+        else:
+            inputs, kwargs = requests[0].inputs, requests[0].kwargs
+        timer = _FirstToken()
+        sequences = self.model.generate(**inputs, **kwargs, streamer=timer)
+        first_at, ended = timer.first_at or time.perf_counter(), time.perf_counter()
+        for request, row in zip(requests, sequences[:, inputs["input_ids"].shape[1] :].tolist(), strict=True):
+            stats = request.stats
+            ends = [index for index, token in enumerate(row) if token in self.stop_token_ids]
+            stats.token_ids = row[: ends[0] + 1] if ends else row
+            stats.prefill_ms = (first_at - started) * 1000
+            stats.decode_ms = (ended - first_at) * 1000
+            self._finish(stats, settings)
+            for hook in self.request_hooks:
+                hook.after_generate(self, request)
+
+    def _finish(self, stats: GenerationStats, settings: GenerationSettings) -> None:
         stats.completion_tokens = len(stats.token_ids)
-        stats.decode_ms = (ended - first_at) * 1000 if first_at is not None else 0.0
         ended_on_stop = bool(stats.token_ids) and stats.token_ids[-1] in self.stop_token_ids
         stats.finish_reason = "length" if len(stats.token_ids) >= settings.max_tokens and not ended_on_stop else "stop"
 
@@ -162,6 +218,22 @@ class _TokenStreamer(BaseStreamer):
             return
         for token in value.reshape(-1).tolist():
             self.tokens.put(token)
+
+    def end(self) -> None:
+        pass
+
+
+class _FirstToken(BaseStreamer):
+    """Notes when a batch's first new tokens arrive (the first call carries the prompt)."""
+
+    def __init__(self):
+        self.calls = 0
+        self.first_at: float | None = None
+
+    def put(self, value) -> None:
+        self.calls += 1
+        if self.calls == 2:
+            self.first_at = time.perf_counter()
 
     def end(self) -> None:
         pass

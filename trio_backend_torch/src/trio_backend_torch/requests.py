@@ -35,6 +35,9 @@ class Request:
     stats: GenerationStats
     frames: tuple = ()  # the media's frames in prompt order (trio_core.frames.Frame)
     state: dict[str, Any] = field(default_factory=dict)  # what a hook keeps from before to after
+    # Set by a cache hook: the keys and values per layer of the cached prefix that kwargs["cache"]
+    # starts with. Requests on the very same prefix can decode together, as one batch.
+    prefix: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None = None
 
 
 def request_hooks(model, optimizer: str) -> list[RequestHook]:
@@ -70,6 +73,10 @@ def renumber(positions: torch.Tensor) -> torch.Tensor:
 
 class RequestHook:
     """Base of an optimizer's per-request part; every method does nothing unless overridden."""
+
+    # False for a hook that follows one request at a time inside the model (it arms layer hooks
+    # for that request's shapes): questions then run one after another instead of as one batch.
+    batchable = True
 
     def before_encode(self, model, request: Request) -> None:
         """Answer for the media from a cache, before anything encodes them (drop the pixels, pass a cache)."""

@@ -85,6 +85,15 @@ class LoadedModel(ABC):
     def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
         """Yield text deltas of the answer, filling ``stats`` as generation proceeds."""
 
+    def generate_each(
+        self, prompts: list[PreparedPrompt], settings: GenerationSettings, stats: list[GenerationStats]
+    ) -> list[str]:
+        """The answer to each prompt (several questions about the same media, say), filling each one's stats.
+
+        Here they run one after another; a backend may run them together.
+        """
+        return ["".join(self.generate(prompt, settings, stat)) for prompt, stat in zip(prompts, stats, strict=True)]
+
     def reset_peak_memory(self) -> None:  # noqa: B027 - optional: only accelerators have a resettable peak
         """Start a new peak-memory window (a request)."""
 

@@ -99,6 +99,43 @@ def answer(
         tail = stripper.flush()
         if tail:
             yield tail
+    record(metrics, prompt, stats, model, started)
+    return stats
+
+
+def answer_each(
+    model: LoadedModel,
+    conversations: list[list[Message]],
+    settings: GenerationSettings,
+    metrics: Metrics,
+    *,
+    strip_thinking: bool,
+    started: float,
+) -> list[tuple[str, GenerationStats, Metrics]]:
+    """Answer several conversations in one go (the backend may batch them): each one's text, stats and metrics.
+
+    ``metrics`` holds what the conversations share (the frames read); each answer gets a copy.
+    """
+    prompts = [model.prepare(messages) for messages in conversations]
+    preprocess_ms = (time.perf_counter() - started) * 1000
+    stats = [GenerationStats(prompt_tokens=prompt.prompt_tokens) for prompt in prompts]
+    model.reset_peak_memory()
+    texts = model.generate_each(prompts, settings, stats)
+    answers = []
+    for prompt, stat, text in zip(prompts, stats, texts, strict=True):
+        own = metrics.model_copy()
+        own.preprocess_ms = preprocess_ms
+        if strip_thinking:
+            stripper = ThinkStripper()
+            text = stripper.feed(text) + stripper.flush()
+        record(own, prompt, stat, model, started)
+        answers.append((text, stat, own))
+    return answers
+
+
+def record(metrics: Metrics, prompt, stats: GenerationStats, model: LoadedModel, started: float) -> None:
+    """Fill ``metrics`` from a finished generation's ``stats``."""
+    metrics.visual_tokens = prompt.visual_tokens
     metrics.visual_token_steps = [
         VisualTokenStep(optimizer=n, before=b, after=a) for n, b, a in stats.visual_token_steps
     ]
@@ -113,7 +150,6 @@ def answer(
         metrics.decode_tokens_per_s = (stats.completion_tokens - 1) / (stats.decode_ms / 1000)
     metrics.peak_memory_mb = model.peak_memory_mb()
     metrics.latency_ms = (time.perf_counter() - started) * 1000
-    return stats
 
 
 def _name(target) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .backends import Backend, GenerationSettings, LoadedModel
+from .backends import Backend, GenerationSettings, GenerationStats, LoadedModel
 from .chat import Message, question_about
 from .config import EngineConfig, load_config
 from .errors import PluginNotFoundError, TrioError
@@ -17,7 +17,7 @@ from .frames import SamplingPlan
 from .metrics import Metrics
 from .models import read_model_type, resolve_model
 from .optimizers import Optimizer, plan_optimizers
-from .pipeline import Clip, answer, media_part, read_clip
+from .pipeline import Clip, answer, answer_each, media_part, read_clip
 from .plugins import Registry, missing_message, registry
 
 
@@ -84,6 +84,18 @@ class TrioCore:
         """Answer ``question`` about one image: a path, a URL, a numpy array or a PIL image."""
         return _last(self.stream_frame(image, question, **settings))
 
+    def analyze_frame_each(self, image: Any, questions: list[str], **settings: Any) -> list[AnalysisResult]:
+        """Answer each of ``questions`` about one image (a camera watch's conditions, say).
+
+        The image is read once. With kvreuse it is also encoded and prefilled once, and the
+        torch backend decodes the questions together, as one batch.
+        """
+        return self._each(image, questions, self.frame_plan(), settings)
+
+    def analyze_video_each(self, video: Any, questions: list[str], **settings: Any) -> list[AnalysisResult]:
+        """Like :meth:`analyze_frame_each`, about a video."""
+        return self._each(video, questions, self.video_plan(), settings)
+
     def stream_video(self, video: Any, question: str, **settings: Any) -> Iterator[str | AnalysisResult]:
         """Like :meth:`analyze_video`, but yields text deltas as they are generated, then the result."""
         return self._stream(video, question, self.video_plan(), settings)
@@ -121,6 +133,34 @@ class TrioCore:
         messages = question_about(media_part(clip.frames, clip.plan), question)
         yield from self._generate(messages, clip.metrics.model_copy(), started, settings)
 
+    def _each(self, target, questions, plan, settings) -> list[AnalysisResult]:
+        started = time.perf_counter()
+        model = self._loaded()
+        if not questions:
+            raise TrioError("Give at least one question.")
+        clip = target if isinstance(target, Clip) else read_clip(target, plan, self.config)
+        started -= clip.read_ms / 1000 if clip is target else 0.0
+        media = media_part(clip.frames, clip.plan)
+        strip = settings.pop("strip_thinking", self.config.strip_thinking)
+        generation = GenerationSettings.from_config(self.config, **settings)
+        conversations = [question_about(media, question) for question in questions]
+        answers = answer_each(model, conversations, generation, clip.metrics, strip_thinking=strip, started=started)
+        return [self._result(text.strip(), stats, metrics) for text, stats, metrics in answers]
+
+    def _result(self, text: str, stats: GenerationStats, metrics: Metrics) -> AnalysisResult:
+        model = self._loaded()
+        return AnalysisResult(
+            text=text,
+            model=self.config.model,
+            backend=model.backend,
+            family=model.family.name,
+            device=model.device,
+            finish_reason=stats.finish_reason,
+            optimizers=[optimizer.name for optimizer in self.optimizers],
+            metrics=metrics,
+            token_ids=stats.token_ids,
+        )
+
     def _generate(self, messages, metrics, started, settings) -> Iterator[str | AnalysisResult]:
         model = self._loaded()
         strip = settings.pop("strip_thinking", self.config.strip_thinking)
@@ -135,17 +175,7 @@ class TrioCore:
                 break
             deltas.append(delta)
             yield delta
-        yield AnalysisResult(
-            text="".join(deltas).strip(),
-            model=self.config.model,
-            backend=model.backend,
-            family=model.family.name,
-            device=model.device,
-            finish_reason=stats.finish_reason,
-            optimizers=[optimizer.name for optimizer in self.optimizers],
-            metrics=metrics,
-            token_ids=stats.token_ids,
-        )
+        yield self._result("".join(deltas).strip(), stats, metrics)
 
 
 def choose_backend(requested: str, model_type: str, reg: Registry) -> tuple[Backend, ModelFamily]:

@@ -7,6 +7,13 @@
   the lowest visual tokens leave the hidden states and the cache of layers 0..K;
 - layers after K: their rotary cos/sin (and a mask, if any) are cut to the tokens kept, so
   every kept token keeps its own mRoPE position.
+
+When the media's prefix comes from a cache (kvreuse), the prefill computes only the
+question: the visual tokens are already in the cache of every layer. The question's rows
+still rank them at layer K, and the ones dropped leave this request's cache (layers 0..K
+now, the later layers' before they take the question), so the question's later layers
+and every decoded token attend to the kept ones only. The cached prefix itself is shared
+with other questions and never changes.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from .ranking import attention_received, tokens_to_keep
 
 
 class FastV(RequestHook):
+    batchable = False  # armed with one request's positions
+
     def __init__(self, model, layer: int, drop: float):
         self.layer, self.drop = layer, drop
         self.visual_ids = torch.tensor(sorted(model.visual_token_ids))
@@ -56,9 +65,13 @@ class FastV(RequestHook):
 
     def capture(self, module, args, kwargs):
         armed = self.armed
-        if armed is not None and "keep" not in armed and self.hidden(args, kwargs).shape[1] == armed["length"]:
+        if armed is None or "keep" in armed:
+            return
+        cached = kwargs["cache"].layers[self.layer].get_seq_length() if kwargs.get("cache") is not None else 0
+        if self.hidden(args, kwargs).shape[1] == armed["length"] - cached:  # the prefill, not a decoding step
             armed["input"] = self.hidden(args, kwargs)
             armed["rotary"] = kwargs["position_embeddings"]
+            armed["cached"] = cached
 
     def prune(self, module, args, kwargs, output):
         armed = self.armed
@@ -66,38 +79,45 @@ class FastV(RequestHook):
             return output
         hidden = armed.pop("input")
         cos, sin = armed.pop("rotary")
-        rows = armed["rows"]
+        cached = armed["cached"]
+        rows = armed["rows"]  # positions in the whole prompt; hidden holds those from `cached` on
         attention = module.self_attn
-        queries = attention.q_proj(module.input_layernorm(hidden[:, rows]))
+        queries = attention.q_proj(module.input_layernorm(hidden[:, rows - cached]))
         queries = queries.view(hidden.shape[0], len(rows), -1, attention.head_dim).transpose(1, 2)
-        queries, _ = self.rotate(queries, queries, cos[:, rows], sin[:, rows])
+        queries, _ = self.rotate(queries, queries, cos[:, rows - cached], sin[:, rows - cached])
         cache = kwargs["cache"]
         received = attention_received(queries, cache.layers[self.layer].keys, rows)[0]
         keep = tokens_to_keep(received, armed["visual"], self.drop)
         for layer in cache.layers[: self.layer + 1]:
             layer.keys = layer.keys.index_select(2, keep)
             layer.values = layer.values.index_select(2, keep)
+        if cached:  # later layers hold the cached prefix only; they add this prefill's tokens themselves
+            in_prefix = keep[keep < cached]
+            for layer in cache.layers[self.layer + 1 :]:
+                layer.keys = layer.keys.index_select(2, in_prefix)
+                layer.values = layer.values.index_select(2, in_prefix)
         armed["keep"] = keep
+        armed["rows_kept"] = keep[keep >= cached] - cached  # of this prefill's tokens
         before = len(armed["visual"])
         previous = armed["stats"].visual_token_steps
         start = previous[-1][2] if previous else before
         armed["stats"].visual_token_steps.append(("fastv", start, start - (armed["length"] - len(keep))))
-        return output[:, keep]
+        return output[:, armed["rows_kept"]]
 
     def follow(self, module, args, kwargs):
         armed = self.armed
         if armed is None or "keep" not in armed:
             return None
-        keep = armed["keep"]
+        keep, rows = armed["keep"], armed["rows_kept"]
         cos, sin = kwargs["position_embeddings"]
-        if cos.shape[-2] != armed["length"] or self.hidden(args, kwargs).shape[1] != len(keep):
-            return None
-        kwargs["position_embeddings"] = (cos[:, keep], sin[:, keep])
+        if cos.shape[-2] != armed["length"] - armed["cached"] or self.hidden(args, kwargs).shape[1] != len(rows):
+            return None  # a decoding step
+        kwargs["position_embeddings"] = (cos[:, rows], sin[:, rows])
         if isinstance(kwargs.get("position_ids"), torch.Tensor):
-            kwargs["position_ids"] = kwargs["position_ids"][..., keep]
+            kwargs["position_ids"] = kwargs["position_ids"][..., rows]
         mask = kwargs.get("attention_mask")
-        if isinstance(mask, torch.Tensor):
-            kwargs["attention_mask"] = mask[..., keep, :][..., keep]
+        if isinstance(mask, torch.Tensor):  # (batch, heads, this prefill's tokens, every token)
+            kwargs["attention_mask"] = mask[..., rows, :][..., keep]
         return args, kwargs
 
     def close(self) -> None:

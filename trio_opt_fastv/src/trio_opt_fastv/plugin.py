@@ -14,8 +14,6 @@ class FastVOptimizer(Optimizer):
     stage = Stage.LLM_PREFILL
     families = frozenset({"qwen2_5_vl", "qwen2_vl"})
     backends = frozenset({"torch"})
-    # kvreuse keeps the prompt's cache for the next question; FastV cuts it by this question.
-    conflicts = frozenset({"kvreuse"})
     summary = "Drops the visual tokens the question attends to least after LLM layer K (prefill and KV cache)."
 
     class Settings(OptimizerSettings):

@@ -146,8 +146,8 @@ def reuse(model, request: Request, entry: Entry, tail: int) -> None:
 
     The question's positions are the ones a cold run gives it (mRoPE needs the media grids, so
     they are computed before the pixels go); with positions and a cache given, generate neither
-    runs the encoder nor reads stale rope deltas. The cache's tensors are shared, never written:
-    generate's cache appends by concatenation.
+    runs the encoder nor reads stale rope deltas. The request's cache is its own copy; the
+    entry's tensors are never written.
     """
     inputs = request.inputs
     positions = inputs.get("position_ids")
@@ -163,3 +163,4 @@ def reuse(model, request: Request, entry: Entry, tail: int) -> None:
     if isinstance(inputs.get("attention_mask"), torch.Tensor):
         inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
     request.kwargs["cache"] = DynamicCache(ddp_cache_data=entry.layers, config=model.model.config)
+    request.prefix = entry.layers
