@@ -24,7 +24,14 @@ def bench_options(max_tokens: int, size: int):
                 "model_dir",
                 type=click.Path(exists=True, file_okay=False, path_type=Path),
                 help="A local checkpoint. Default: a random-weight Qwen2.5-VL with real 3B layer widths "
-                "(4 LLM layers, 4 vision blocks), built in a temporary directory.",
+                "(--depth vision blocks and LLM layers), built in a temporary directory.",
+            ),
+            click.option(
+                "--depth",
+                type=(click.IntRange(1, 32), click.IntRange(2, 36)),
+                default=(4, 4),
+                show_default=True,
+                help="Vision blocks and LLM layers of the built model (the 3B has 32 and 36).",
             ),
             click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed rounds."),
             click.option("--max-tokens", type=click.IntRange(1, 4096), default=max_tokens, show_default=True),
@@ -42,16 +49,21 @@ def bench_options(max_tokens: int, size: int):
 
 
 @contextlib.contextmanager
-def bench_checkpoint(model_dir: Path | None) -> Iterator[Path]:
-    """``model_dir``, or (when None) a random-weight Qwen2.5-VL with real 3B layer widths, built for the run."""
+def bench_checkpoint(model_dir: Path | None, depth: tuple[int, int] = (4, 4)) -> Iterator[Path]:
+    """``model_dir``, or (when None) a random-weight Qwen2.5-VL with real 3B layer widths and ``depth``
+    (vision blocks, LLM layers), built for the run."""
     if model_dir is not None:
         yield model_dir
         return
     from .tiny import build_checkpoint
 
     with tempfile.TemporaryDirectory(prefix="trio-bench-") as scratch:
-        click.echo("Building a random-weight Qwen2.5-VL with real 3B layer widths...", err=True)
-        yield build_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench")
+        click.echo(
+            f"Building a random-weight Qwen2.5-VL with real 3B layer widths, {depth[0]} vision blocks and "
+            f"{depth[1]} LLM layers...",
+            err=True,
+        )
+        yield build_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench", depth=tuple(depth))
 
 
 @click.command("overhead")
@@ -64,9 +76,9 @@ def bench_checkpoint(model_dir: Path | None) -> Iterator[Path]:
     show_default=True,
     help="Frames of the synthetic video (1 = an image).",
 )
-def overhead(model_dir, runs, max_tokens, frame_count, size, device, as_json):
+def overhead(model_dir, depth, runs, max_tokens, frame_count, size, device, as_json):
     """End-to-end latency of trio vs raw transformers on the same model and inputs (median ratio)."""
-    with bench_checkpoint(model_dir) as model_dir:
+    with bench_checkpoint(model_dir, depth) as model_dir:
         report = measure_overhead(
             model_dir, runs=runs, max_tokens=max_tokens, frame_count=frame_count, size=size, device=device
         )

@@ -681,12 +681,16 @@ def save_processor(processor, path: Path) -> None:
         )
 
 
-def build_checkpoint(family: str, path: str | Path, *, size: str = "tiny", seed: int = 0) -> Path:
+def build_checkpoint(
+    family: str, path: str | Path, *, size: str = "tiny", seed: int = 0, depth: tuple[int, int] | None = None
+) -> Path:
     """Write a random-weight checkpoint of ``family`` into ``path`` (created if needed) and return it.
 
     ``size="tiny"`` gives a model of a few hundred thousand parameters whose generate call
     takes milliseconds on a CPU; ``size="bench"`` (``qwen2_5_vl`` only) gives real
-    Qwen2.5-VL-3B layer widths with 4 LLM layers and 4 vision blocks. Weights are float32
+    Qwen2.5-VL-3B layer widths with 4 vision blocks and 4 LLM layers, or ``depth`` = (vision
+    blocks, LLM layers); every 8th vision block and the last attend globally, as in the 3B.
+    Weights are float32
     safetensors, initialised by the model's own ``_init_weights`` after
     ``torch.manual_seed(seed)``: the same seed gives the same weights.
     """
@@ -706,6 +710,14 @@ def build_checkpoint(family: str, path: str | Path, *, size: str = "tiny", seed:
     spec = _tokenizer_spec(family)
 
     config = _model_config(family, tokenizer, size)
+    if depth is not None:
+        if size != "bench":
+            raise ValueError("depth is only for size='bench'.")
+        blocks, layers = depth
+        config.vision_config.depth = blocks
+        config.vision_config.fullatt_block_indexes = sorted({*range(7, blocks, 8), blocks - 1})
+        config.text_config.num_hidden_layers = layers
+        config.text_config.layer_types = ["full_attention"] * layers
     config.dtype = torch.float32
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)

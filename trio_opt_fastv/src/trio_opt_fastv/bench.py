@@ -17,9 +17,9 @@ SWEEP = [(DEFAULT.layer, 0.25), (DEFAULT.layer, 0.75), (1, DEFAULT.drop), (0, DE
 @click.command("fastv")
 @bench_options(max_tokens=8, size=448)
 @click.option("--frames", "frame_count", type=click.IntRange(1, 64), default=1, show_default=True)
-def fastv(model_dir, runs, max_tokens, frame_count, size, device, as_json):
+def fastv(model_dir, depth, runs, max_tokens, frame_count, size, device, as_json):
     """Visual tokens, prefill and end-to-end time with FastV (default and a sweep) vs no optimizer."""
-    with bench_checkpoint(model_dir) as model_dir:
+    with bench_checkpoint(model_dir, depth) as model_dir:
         config = json.loads((model_dir / "config.json").read_text())
         layers = config.get("text_config", config)["num_hidden_layers"]
         configs = {}

@@ -22,9 +22,9 @@ CONDITIONS = (
 
 @click.command("kvreuse")
 @bench_options(max_tokens=8, size=448)
-def kvreuse(model_dir, runs, max_tokens, size, device, as_json):
+def kvreuse(model_dir, depth, runs, max_tokens, size, device, as_json):
     """Second question on the same image, and 4 conditions on one frame, with the prefix cache vs cold."""
-    with bench_checkpoint(model_dir) as model_dir:
+    with bench_checkpoint(model_dir, depth) as model_dir:
         report = measure(model_dir, runs=runs, max_tokens=max_tokens, size=size, device=device)
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -15,6 +15,7 @@ Two kinds of hit:
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from trio_backend_torch.requests import PIXEL_INPUTS, Request, RequestHook, renu
 from trio_core.filters import largest_block_change, thumbnail
 
 MEDIA_END = "<|vision_end|>"
+ANCHORS = 8  # similar-frame candidates kept per prompt prefix
 # The prefix as the LLM got it (after any earlier stage changed it, e.g. ToMe's fewer tokens).
 PREFIX_INPUTS = ("input_ids", "mm_token_type_ids", "position_ids")
 
@@ -51,12 +53,20 @@ def prompt_key(prefix_ids: torch.Tensor) -> bytes:
     return hashlib.blake2b(prefix_ids.detach().cpu().numpy().tobytes(), digest_size=20).digest()
 
 
-def media_key(inputs: dict, prompt: bytes) -> bytes:
-    """A digest of the pixels the vision encoder would get, their grids, and ``prompt`` (a `prompt_key`)."""
+def media_key(inputs: dict, frames: tuple, prompt: bytes) -> bytes:
+    """A digest of the media's pixels, their grids and timing, and ``prompt`` (a `prompt_key`).
+
+    The pixels are the frames' own 8-bit RGB when the request has them (the processor turns
+    them into the encoder's input the same way every time, and hashing them is several times
+    cheaper than hashing its float patches), else the encoder's input itself.
+    """
     digest = hashlib.blake2b(prompt, digest_size=20)
+    for frame in frames:
+        digest.update(str(frame.image.shape).encode())
+        digest.update(np.ascontiguousarray(frame.image).tobytes())
     for name in PIXEL_INPUTS:
         value = inputs.get(name)
-        if isinstance(value, torch.Tensor):
+        if isinstance(value, torch.Tensor) and (not frames or not name.startswith("pixel_values")):
             digest.update(name.encode())
             digest.update(str((tuple(value.shape), value.dtype)).encode())
             digest.update(value.detach().contiguous().view(torch.uint8).cpu().numpy().tobytes())
@@ -75,6 +85,7 @@ class PrefixCache(RequestHook):
         self.entries: LRUCache = LRUCache(maxsize=max_bytes, getsizeof=lambda entry: entry.nbytes)
         self.similar_threshold = similar_threshold
         self.similar_max_reuses = similar_max_reuses
+        self.anchors: dict[bytes, deque[bytes]] = {}  # prompt key -> keys of its most recent entries
 
     def before_encode(self, model, request: Request) -> None:
         ids = request.inputs["input_ids"]
@@ -86,7 +97,7 @@ class PrefixCache(RequestHook):
         length = int(ends[-1]) + 1
         tail = ids.shape[1] - length  # the question: the tokens after the media's end
         prompt = prompt_key(ids[0, :length])
-        key = media_key(request.inputs, prompt)
+        key = media_key(request.inputs, request.frames, prompt)
         entry, hit = self.entries.get(key), "prefix"
         thumbnails = None
         if entry is None and self.similar_threshold > 0 and request.frames:
@@ -119,13 +130,21 @@ class PrefixCache(RequestHook):
         entry = Entry(tuple((layer.keys, layer.values) for layer in cache.layers), prefix, prompt, thumbnails)
         if entry.nbytes <= self.entries.maxsize:
             self.entries[key] = entry
+            if thumbnails is not None:
+                self.anchors.setdefault(prompt, deque(maxlen=ANCHORS)).append(key)
         inputs["position_ids"] = positions
         reuse(model, request, entry, tail)
 
     def similar_entry(self, prompt: bytes, thumbnails: np.ndarray) -> Entry | None:
-        """The cached anchor this stream's new frames are close enough to, if any (the anchor is then refreshed)."""
-        for key, entry in list(self.entries.items()):
-            if entry.prompt_key != prompt or entry.thumbnails is None or len(entry.thumbnails) != len(thumbnails):
+        """The cached anchor this stream's new frames are close enough to, if any (the anchor is then refreshed).
+
+        Only the most recent anchors of this prompt are compared (``ANCHORS``, a few cameras' worth):
+        comparing every cached entry would make each miss slower as the cache fills.
+        """
+        recent = self.anchors.get(prompt, ())
+        for key in reversed(recent):
+            entry = self.entries.get(key)
+            if entry is None or entry.thumbnails is None or len(entry.thumbnails) != len(thumbnails):
                 continue
             change = max(largest_block_change(a, b) for a, b in zip(thumbnails, entry.thumbnails, strict=True))
             if change >= self.similar_threshold:
@@ -139,6 +158,7 @@ class PrefixCache(RequestHook):
 
     def close(self) -> None:
         self.entries.clear()
+        self.anchors.clear()
 
 
 def reuse(model, request: Request, entry: Entry, tail: int) -> None:
