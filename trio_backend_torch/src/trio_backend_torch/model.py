@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
+from transformers.generation.logits_process import LogitsProcessor, LogitsProcessorList
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
@@ -38,6 +39,7 @@ class TorchModel(LoadedModel):
         self.dtype = dtype
         self.stop_token_ids = stop_token_ids(model.generation_config, self.tokenizer, family.end_tokens)
         self.visual_token_ids = visual_token_ids(processor)
+        self.yes_ids, self.no_ids = answer_token_ids(self.tokenizer, "yes"), answer_token_ids(self.tokenizer, "no")
         # One long-lived thread runs generate: the caller's thread stays free to stream text, and
         # torch's intra-op thread pool is created once rather than for every request.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trio-generate")
@@ -79,6 +81,8 @@ class TorchModel(LoadedModel):
         cancel = threading.Event()
         failure: list[BaseException] = []
         kwargs = self.generation_kwargs(settings)
+        if settings.yes_no and self.yes_ids and self.no_ids:
+            kwargs["logits_processor"] = LogitsProcessorList([_YesNo(self.yes_ids, self.no_ids, [stats])])
 
         def run() -> None:
             try:
@@ -166,6 +170,9 @@ class TorchModel(LoadedModel):
             kwargs = {**requests[0].kwargs, "cache": cache}
         else:
             inputs, kwargs = requests[0].inputs, requests[0].kwargs
+        if settings.yes_no and self.yes_ids and self.no_ids:
+            stats = [request.stats for request in requests]
+            kwargs = {**kwargs, "logits_processor": LogitsProcessorList([_YesNo(self.yes_ids, self.no_ids, stats)])}
         timer = _FirstToken()
         sequences = self.model.generate(**inputs, **kwargs, streamer=timer)
         first_at, ended = timer.first_at or time.perf_counter(), time.perf_counter()
@@ -239,6 +246,24 @@ class _FirstToken(BaseStreamer):
         pass
 
 
+class _YesNo(LogitsProcessor):
+    """Notes, from the first answer token's distribution, how likely a "yes" is against a "no"; changes nothing."""
+
+    def __init__(self, yes_ids: list[int], no_ids: list[int], stats: list[GenerationStats]):
+        self.yes_ids, self.no_ids, self.stats = yes_ids, no_ids, stats  # one stats per batch row
+        self.seen = False
+
+    def __call__(self, input_ids, scores):
+        if not self.seen:
+            self.seen = True
+            probabilities = scores.float().softmax(-1)
+            yes, no = probabilities[:, self.yes_ids].sum(-1).tolist(), probabilities[:, self.no_ids].sum(-1).tolist()
+            for stats, p_yes, p_no in zip(self.stats, yes, no, strict=True):
+                stats.yes_no_mass = p_yes + p_no
+                stats.yes_probability = p_yes / (p_yes + p_no) if p_yes + p_no > 0 else None
+        return scores
+
+
 class _Cancelled(StoppingCriteria):
     """Stops generation when the consumer went away (closed stream, client disconnect)."""
 
@@ -276,6 +301,16 @@ def stop_token_ids(generation_config, tokenizer, end_tokens: tuple[str, ...]) ->
     vocab = tokenizer.get_vocab()
     ids += [vocab[token] for token in end_tokens if token in vocab]
     return list(dict.fromkeys(ids))
+
+
+def answer_token_ids(tokenizer, word: str) -> list[int]:
+    """Ids of the single tokens that spell ``word`` as an answer's first word (yes, Yes, YES, with a space)."""
+    ids = []
+    for form in {word, word.capitalize(), word.upper(), " " + word, " " + word.capitalize()}:
+        pieces = tokenizer.encode(form, add_special_tokens=False)
+        if len(pieces) == 1:
+            ids.append(pieces[0])
+    return sorted(set(ids))
 
 
 def visual_token_ids(processor) -> list[int]:

@@ -22,6 +22,10 @@ class GenerationSettings:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+    # Note how likely the first answer token is "yes" against "no" (GenerationStats.yes_probability).
+    yes_no: bool = False
+    # End the answer before the first of these strings (it is not shown); finish_reason "stop".
+    stop: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: EngineConfig, **overrides: Any) -> GenerationSettings:
@@ -30,16 +34,19 @@ class GenerationSettings:
             "temperature": config.temperature,
             "top_p": config.top_p,
             "seed": config.seed,
+            "yes_no": False,
+            "stop": (),
         }
         unknown = sorted(set(overrides) - set(values))
         if unknown:
             from .errors import ConfigError
 
             raise ConfigError(
-                f"Unknown setting {', '.join(unknown)} for an answer: use max_tokens, temperature, top_p, seed "
-                "or strip_thinking (other settings belong to TrioCore(...))."
+                f"Unknown setting {', '.join(unknown)} for an answer: use max_tokens, temperature, top_p, seed, "
+                "stop, yes_no or strip_thinking (other settings belong to TrioCore(...))."
             )
         values.update({key: value for key, value in overrides.items() if value is not None})
+        values["stop"] = (values["stop"],) if isinstance(values["stop"], str) else tuple(values["stop"])
         return cls(**values)
 
 
@@ -66,6 +73,10 @@ class GenerationStats:
     # Optimizers report here: one (name, tokens before, tokens after) per optimizer that acted.
     visual_token_steps: list[tuple[str, int, int]] = field(default_factory=list)
     cache_hit: str = "none"
+    # With GenerationSettings.yes_no, from the first answer token's distribution: P(yes) / (P(yes) + P(no)),
+    # and P(yes) + P(no) (low when the model is not answering yes or no). None when not measured.
+    yes_probability: float | None = None
+    yes_no_mass: float | None = None
 
 
 class LoadedModel(ABC):

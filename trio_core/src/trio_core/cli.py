@@ -152,6 +152,51 @@ def eval_command(suite_name, limit, compare, as_json, **options):
 
 
 @cli.command()
+@engine_options
+@click.option("--host", help="Address to bind [env TRIO_HOST; default 127.0.0.1].")
+@click.option("--port", type=int, help="Port [env TRIO_PORT; default 8000].")
+@click.option(
+    "--api-key", "api_keys", multiple=True, help="A bearer key callers must send; repeatable [env TRIO_API_KEYS]."
+)
+@click.option(
+    "--admin-key", "admin_keys", multiple=True, help="A key that may also reload the model [env TRIO_ADMIN_KEYS]."
+)
+@click.option(
+    "--media-root", "media_roots", multiple=True, type=click.Path(file_okay=False, exists=True),
+    help="A directory whose files requests may name by path; repeatable [env TRIO_MEDIA_ROOTS].",
+)  # fmt: skip
+@click.option(
+    "--allow-public-without-key", is_flag=True, default=None,
+    help="Serve a non-loopback address with no API key (anyone who reaches it may use the model).",
+)  # fmt: skip
+@click.option("--allow-private-urls", is_flag=True, default=None, help="Let media URLs reach private addresses.")
+@click.option("--queue-size", type=int, help="Requests that may wait for the model before 429 [env TRIO_QUEUE_SIZE].")
+@click.option("--json-logs", is_flag=True, default=None, help="One JSON object per log line [env TRIO_JSON_LOGS].")
+def serve(host, port, api_keys, admin_keys, media_roots, allow_public_without_key, allow_private_urls, queue_size,
+          json_logs, **options):  # fmt: skip
+    """Serve the HTTP API: OpenAI-compatible chat, video and frame analysis, camera watches."""
+    from pydantic import ValidationError
+
+    from .config import load_config
+    from .errors import ConfigError
+    from .server import serve as run
+    from .server.settings import ServerSettings
+
+    given = {
+        "host": host, "port": port, "api_keys": list(api_keys) or None, "admin_keys": list(admin_keys) or None,
+        "media_roots": list(media_roots) or None, "allow_public_without_key": allow_public_without_key,
+        "allow_private_urls": allow_private_urls, "queue_size": queue_size, "json_logs": json_logs,
+    }  # fmt: skip
+    try:
+        settings = ServerSettings(**{key: value for key, value in given.items() if value is not None})
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise ConfigError(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}.") from None
+    config = load_config(**{name: options.get(name) for name in ENGINE_OPTION_NAMES})
+    run(config, settings)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json):
     """List every loaded plugin, its distribution, version, hooks and what it registers."""

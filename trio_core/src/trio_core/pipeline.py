@@ -13,7 +13,7 @@ from .errors import MediaError
 from .frames import Frame, SamplingPlan
 from .metrics import Metrics, VisualTokenStep
 from .plugins import registry
-from .postprocess import ThinkStripper
+from .postprocess import StopScanner, ThinkStripper
 from .sources import read_frames
 
 # Where each built-in filter's survivors are counted in Metrics.
@@ -91,14 +91,21 @@ def answer(
     stats = GenerationStats(prompt_tokens=prompt.prompt_tokens)
     model.reset_peak_memory()
     stripper = ThinkStripper() if strip_thinking else None
-    for delta in model.generate(prompt, settings, stats):
+    stops = StopScanner(settings.stop)
+    stream = model.generate(prompt, settings, stats)
+    for delta in stream:
+        delta = stops.feed(delta)
         shown = stripper.feed(delta) if stripper else delta
         if shown:
             yield shown
-    if stripper:
-        tail = stripper.flush()
-        if tail:
-            yield tail
+        if stops.stopped:
+            stream.close()  # stops generation; the stats so far are the answer's
+            stats.completion_tokens, stats.finish_reason = len(stats.token_ids), "stop"
+            break
+    tail = stops.flush()
+    tail = (stripper.feed(tail) + stripper.flush()) if stripper else tail
+    if tail:
+        yield tail
     record(metrics, prompt, stats, model, started)
     return stats
 

@@ -64,3 +64,34 @@ def _partial_suffix(text: str, tag: str) -> int:
         if text.endswith(tag[:size]):
             return size
     return 0
+
+
+class StopScanner:
+    """Cuts a stream of text deltas at the first of some stop strings (OpenAI's ``stop``).
+
+    The text that could still be the start of a stop string is held back until the next
+    delta decides it, so a stop string split across deltas is never shown.
+    """
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = tuple(stop for stop in stops if stop)
+        self.hold = max((len(stop) for stop in self.stops), default=1) - 1
+        self.pending = ""
+        self.stopped = False
+
+    def feed(self, delta: str) -> str:
+        """The text that may be shown now; after a stop string, ``stopped`` is set and nothing more comes."""
+        if self.stopped:
+            return ""
+        text = self.pending + delta
+        cuts = [text.find(stop) for stop in self.stops if stop in text]
+        if cuts:
+            self.stopped, self.pending = True, ""
+            return text[: min(cuts)]
+        keep = min(self.hold, len(text))
+        self.pending = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep]
+
+    def flush(self) -> str:
+        text, self.pending = self.pending, ""
+        return text

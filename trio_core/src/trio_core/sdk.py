@@ -33,6 +33,12 @@ class AnalysisResult(BaseModel):
     optimizers: list[str]
     metrics: Metrics
     token_ids: list[int] = Field(default_factory=list, description="Generated token ids, end token included.")
+    yes_probability: float | None = Field(
+        None, description="With yes_no=True: P(yes) / (P(yes) + P(no)) for the answer's first token."
+    )
+    yes_no_mass: float | None = Field(
+        None, description="With yes_no=True: P(yes) + P(no) for the first token; low when the answer is neither."
+    )
 
 
 class TrioCore:
@@ -159,6 +165,8 @@ class TrioCore:
             optimizers=[optimizer.name for optimizer in self.optimizers],
             metrics=metrics,
             token_ids=stats.token_ids,
+            yes_probability=stats.yes_probability,
+            yes_no_mass=stats.yes_no_mass,
         )
 
     def _generate(self, messages, metrics, started, settings) -> Iterator[str | AnalysisResult]:

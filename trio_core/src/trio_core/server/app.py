@@ -1,0 +1,249 @@
+"""The HTTP API: ``create_app(engine_config, server_settings)`` gives the FastAPI application."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from ..config import EngineConfig, load_config
+from ..errors import TrioError
+from ..plugins import registry
+from . import errors
+from .errors import APIError
+from .host import ModelHost
+from .settings import ServerSettings
+from .telemetry import Telemetry
+
+log = logging.getLogger("trio.server")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def create_app(config: EngineConfig, settings: ServerSettings) -> FastAPI:
+    """The application; the model loads in the background when the app starts (``/healthz`` says when)."""
+    from .analysis import router as analysis_router
+    from .completions import router as completions_router
+    from .watch import WatchManager
+    from .watch import router as watch_router
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        import asyncio
+
+        loading = asyncio.create_task(app.state.host.load())
+        try:
+            yield
+        finally:
+            loading.cancel()
+            await app.state.watches.stop_all()
+            await app.state.host.close()
+
+    app = FastAPI(
+        title="trio",
+        summary="Local vision-language answers about images, videos and cameras.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.telemetry = Telemetry()
+    app.state.host = ModelHost(config, queue_size=settings.queue_size, request_timeout_s=settings.request_timeout_s)
+    app.state.host.on_queue_change = app.state.telemetry.queue_depth.set
+    app.state.watches = WatchManager(app)
+    app.state.reloading = False
+    errors.install(app)
+    app.add_middleware(RequestContext, settings=settings, telemetry=app.state.telemetry)
+
+    guarded = [Depends(require_key)]
+    app.include_router(health_router)
+    app.include_router(api_router, dependencies=guarded)
+    app.include_router(analysis_router, dependencies=guarded)
+    app.include_router(completions_router, dependencies=guarded)
+    app.include_router(watch_router, dependencies=guarded)
+    return app
+
+
+# Keys ------------------------------------------------------------------------------------------
+
+
+def presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+
+def key_in(key: str | None, keys: set[str]) -> bool:
+    return key is not None and any(hmac.compare_digest(key.encode(), known.encode()) for known in keys)
+
+
+async def require_key(request: Request) -> None:
+    """Every endpoint but /healthz needs one of the API keys, when keys are configured."""
+    keys = request.app.state.settings.keys()
+    if not keys:
+        return
+    key = presented_key(request)
+    if key is None:
+        raise APIError(
+            401, "Missing API key: send 'Authorization: Bearer <key>'.", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if not key_in(key, keys):
+        raise APIError(401, "Invalid API key.", headers={"WWW-Authenticate": "Bearer"})
+
+
+# Health and operations ---------------------------------------------------------------------------
+
+from fastapi import APIRouter  # noqa: E402
+
+health_router = APIRouter()
+api_router = APIRouter()
+
+
+@health_router.get("/healthz", tags=["operations"], responses={503: {"description": "The model is not loaded yet."}})
+async def healthz(request: Request):
+    """Liveness: 200 once a model is loaded, 503 while it loads (or when it failed to)."""
+    host = request.app.state.host
+    if host.engine is None:
+        return JSONResponse({"status": host.status}, status_code=503, headers={"Retry-After": "5"})
+    return {"status": "ok"}
+
+
+@api_router.get("/health", tags=["operations"])
+async def health(request: Request):
+    """What is loaded and how the server is configured."""
+    state = request.app.state
+    host = state.host
+    engine = host.engine
+    loaded = registry()
+    return {
+        "status": host.status if not state.reloading else "reloading",
+        "error": host.error,
+        "model": host.config.model,
+        "backend": engine.model.backend if engine else None,
+        "family": engine.model.family.name if engine else None,
+        "device": engine.model.device if engine else None,
+        "optimizers": [optimizer.name for optimizer in engine.optimizers] if engine else [],
+        "plugins": plugin_names(loaded),
+        "queue": {"waiting": host.waiting, "running": host.running, "size": host.queue_size},
+        "watches": len(state.watches.watches),
+        "config": host.config.model_dump(mode="json"),
+        "server": state.settings.model_dump(mode="json", exclude={"api_keys", "admin_keys"}),
+    }
+
+
+def plugin_names(loaded) -> dict[str, list[str]]:
+    names: dict[str, list[str]] = {}
+    for item in loaded.items:
+        names.setdefault(item.kind, []).append(item.name)
+    return {kind: sorted(set(items)) for kind, items in names.items()}
+
+
+@api_router.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+async def metrics(request: Request):
+    """Prometheus metrics (text format)."""
+    return PlainTextResponse(generate_latest(request.app.state.telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class ReloadRequest(BaseModel):
+    """The model settings to load instead (any field of trio's engine configuration); unset ones are kept."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = Field(None, description="Hub id or local model directory.")
+
+
+@api_router.post("/v1/admin/reload", tags=["operations"])
+async def reload(body: ReloadRequest, request: Request):
+    """Drain in-flight requests and load another model; on failure the current one keeps serving."""
+    state = request.app.state
+    admin = state.settings.admin()
+    if not admin:
+        raise APIError(403, "Reloading is off: start the server with an admin key (--admin-key or TRIO_ADMIN_KEYS).")
+    if not key_in(presented_key(request), admin):
+        raise APIError(403, "Reloading needs an admin key.")
+    changes = body.model_dump(exclude_none=True)
+    try:
+        config = load_config(state.host.config, **changes)
+    except TrioError as error:
+        raise APIError(400, str(error)) from None
+    state.reloading = True
+    try:
+        ok, message = await state.host.reload(config)
+    finally:
+        state.reloading = False
+    if not ok:
+        raise APIError(422, f"Reload failed, still serving {state.host.config.model}: {message}")
+    return {"status": "ok", "model": config.model, "message": message}
+
+
+# Middleware ---------------------------------------------------------------------------------------
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit_mb: float):
+        super().__init__(413, f"The request body is larger than {limit_mb:g} MB.")
+
+
+class RequestContext:
+    """Request ids, the body-size cap (on the bytes actually read, chunked or not), access logs and counts."""
+
+    def __init__(self, app, settings: ServerSettings, telemetry: Telemetry):
+        self.app, self.settings, self.telemetry = app, settings, telemetry
+        self.limit = int(settings.max_body_mb * 2**20)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            response = errors.error_response(413, f"The request body is larger than {self.settings.max_body_mb:g} MB.")
+            await response(scope, receive, send_with_id)
+            self.log(scope, request_id, 413, started)
+            return
+        read = {"bytes": 0}
+
+        async def counted_receive():
+            message = await receive()
+            if message["type"] == "http.request":
+                read["bytes"] += len(message.get("body", b""))
+                if read["bytes"] > self.limit:
+                    raise BodyTooLarge(self.settings.max_body_mb)
+            return message
+
+        try:
+            await self.app(scope, counted_receive, send_with_id)
+        finally:
+            self.log(scope, request_id, status["code"], started)
+
+    def log(self, scope, request_id: str, status: int, started: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        self.telemetry.requests.labels(path, str(status)).inc()
+        log.info(
+            "%s %s %s %.1f ms",
+            scope.get("method"),
+            path,
+            status,
+            (time.perf_counter() - started) * 1000,
+            extra={"request_id": request_id, "status": status, "path": path},
+        )

@@ -1,0 +1,223 @@
+"""``/v1/models`` and ``/v1/chat/completions``: OpenAI's chat API over the loaded model."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from ..chat import Message, TextPart
+from ..sdk import TrioCore
+from .conversation import frames_part, image_part, video_part
+from .errors import APIError, error_body
+from .media import MediaResolver
+from .streams import AnswerStream, sse
+
+router = APIRouter()
+
+
+class ImageURL(BaseModel):
+    url: str
+    detail: str | None = None
+
+
+class VideoURL(BaseModel):
+    url: str
+
+
+class TextContent(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ImageContent(BaseModel):
+    type: Literal["image_url"]
+    image_url: ImageURL | str
+
+
+class VideoURLContent(BaseModel):
+    type: Literal["video_url"]
+    video_url: VideoURL | str
+
+
+class VideoFramesContent(BaseModel):
+    type: Literal["video"]
+    video: list[str] | str = Field(description="A video URL, or the URLs of its frames in order.")
+
+
+ContentPart = Annotated[TextContent | ImageContent | VideoURLContent | VideoFramesContent, Field(discriminator="type")]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[ContentPart] | None = None
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    stop: str | list[str] | None = Field(None, description="Up to 4 strings that end the answer.")
+    seed: int | None = None
+    n: int = Field(1, ge=1, le=1, description="Only one choice is generated.")
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "trio"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def served_names(engine: TrioCore) -> set[str]:
+    model = engine.config.model
+    return {model, Path(model).name, "trio"}
+
+
+@router.get("/v1/models", response_model=ModelList, tags=["openai"])
+async def models(request: Request) -> ModelList:
+    host = request.app.state.host
+    engine = host.ready_engine()
+    return ModelList(data=[ModelCard(id=engine.config.model, created=int(host.loaded_at or time.time()))])
+
+
+@router.post("/v1/chat/completions", tags=["openai"])
+async def chat_completions(body: ChatRequest, request: Request):
+    app = request.app.state
+    engine = app.host.ready_engine()
+    if body.model not in served_names(engine):
+        raise APIError(404, f"The model {body.model!r} is not served here; use {engine.config.model!r}.", param="model",
+                       code="model_not_found")  # fmt: skip
+    stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
+    if len(stops) > 4:
+        raise APIError(400, "stop: give at most 4 strings.", param="stop")
+    limit = body.max_completion_tokens or body.max_tokens
+    settings = {
+        "max_tokens": min(limit, app.settings.max_tokens) if limit else None,
+        "temperature": body.temperature,
+        "top_p": body.top_p,
+        "seed": body.seed,
+        "stop": tuple(stops),
+    }
+    settings = {key: value for key, value in settings.items() if value is not None}
+    deadline = time.monotonic() + app.settings.request_timeout_s
+    reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    app.host.check_capacity()
+    with MediaResolver(app.settings) as resolver:  # media are read before the model's turn, and checked
+        messages = await run_in_threadpool(to_messages, engine, resolver, body.messages, app.settings.max_frames)
+    if body.stream:
+        return StreamingResponse(
+            stream_chunks(request, body, messages, settings, deadline, reply_id, created),
+            media_type="text/event-stream",
+        )
+    async with app.host.turn() as engine:
+        text, result = await AnswerStream(engine.stream_chat(messages, **settings), deadline).collect()
+    app.telemetry.answered(result)
+    choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": result.finish_reason}
+    return {
+        "id": reply_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": engine.config.model,
+        "choices": [choice],
+        "usage": usage(result),
+    }
+
+
+async def stream_chunks(
+    request: Request, body: ChatRequest, messages, settings: dict, deadline: float, reply_id, created
+):
+    """The answer as OpenAI chunks. The model's turn is taken here, so a response never started holds nothing."""
+    app = request.app.state
+
+    def chunk(delta: dict, finish: str | None = None) -> str:
+        choices = [{"index": 0, "delta": delta, "finish_reason": finish}]
+        return sse({"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                    "choices": choices})  # fmt: skip
+
+    try:
+        async with app.host.turn() as engine:
+            yield chunk({"role": "assistant", "content": ""})
+            answer = AnswerStream(engine.stream_chat(messages, **settings), deadline)
+            async for delta in answer:
+                yield chunk({"content": delta})
+        result = answer.result
+        app.telemetry.answered(result)
+        yield chunk({}, result.finish_reason)
+        if body.stream_options and body.stream_options.include_usage:
+            yield sse({"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                       "choices": [], "usage": usage(result)})  # fmt: skip
+    except Exception as error:  # the response has started: the error goes in the stream
+        yield sse(stream_error(error))
+    yield "data: [DONE]\n\n"
+
+
+def stream_error(error: Exception) -> dict:
+    from ..errors import TrioError
+    from .errors import log, status_of
+
+    if isinstance(error, APIError):
+        return error_body(error.status, error.message, param=error.param, code=error.code)
+    if isinstance(error, TrioError):
+        return error_body(status_of(error), str(error))
+    log.exception("internal error while streaming")
+    return error_body(500, "Internal server error.")
+
+
+def usage(result) -> dict:
+    prompt, completion = result.metrics.prompt_tokens, result.metrics.completion_tokens
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def to_messages(engine: TrioCore, resolver: MediaResolver, chat: list[ChatMessage], most_frames: int) -> list[Message]:
+    """OpenAI messages as trio messages: media read (and checked) here, in a worker thread."""
+    messages = []
+    for number, message in enumerate(chat):
+        role = "system" if message.role == "developer" else message.role
+        content = message.content if message.content is not None else ""
+        if isinstance(content, str):
+            messages.append(Message(role, [TextPart(content)]))
+            continue
+        parts = []
+        for index, part in enumerate(content):
+            what = f"messages[{number}].content[{index}]"
+            if isinstance(part, TextContent):
+                parts.append(TextPart(part.text))
+            elif role != "user":
+                raise APIError(400, f"{what}: only user messages may carry images or videos.", param=what)
+            elif isinstance(part, ImageContent):
+                url = part.image_url if isinstance(part.image_url, str) else part.image_url.url
+                parts.append(image_part(engine, resolver, url, what))
+            elif isinstance(part, VideoURLContent):
+                url = part.video_url if isinstance(part.video_url, str) else part.video_url.url
+                parts.append(video_part(engine, resolver, url, what))
+            elif isinstance(part.video, str):
+                parts.append(video_part(engine, resolver, part.video, what))
+            else:
+                parts.append(frames_part(engine, resolver, part.video, what, most_frames))
+        messages.append(Message(role, parts))
+    if messages[-1].role == "assistant":
+        raise APIError(400, "messages: the last message must be the user's (or the system's).", param="messages")
+    return messages

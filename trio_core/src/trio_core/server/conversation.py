@@ -1,0 +1,54 @@
+"""From a request's media references to the conversation the engine answers (runs in a worker thread)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..chat import ImagePart, Message, TextPart, VideoPart
+from ..frames import Frame
+from ..sdk import TrioCore
+from .errors import APIError
+from .media import MediaResolver
+
+
+def frames_evenly(frames: list, most: int) -> list:
+    """At most ``most`` of ``frames``, spread evenly over them (the first and last kept)."""
+    if len(frames) <= most:
+        return frames
+    picks = np.linspace(0, len(frames) - 1, most).round().astype(int)
+    return [frames[i] for i in picks]
+
+
+def image_part(engine: TrioCore, resolver: MediaResolver, reference: str, what: str) -> ImagePart:
+    clip = engine.read_frame(resolver.image(reference, what=what))
+    return ImagePart(clip.frames[0])
+
+
+def video_part(engine: TrioCore, resolver: MediaResolver, reference: str, what: str) -> VideoPart | ImagePart:
+    clip = engine.read_video(resolver.video(reference, what=what))
+    if len(clip.frames) == 1:
+        return ImagePart(clip.frames[0])
+    return VideoPart(tuple(clip.frames), fps=clip.plan.fps)
+
+
+def frames_part(engine: TrioCore, resolver: MediaResolver, references: list, what: str, most: int):
+    """Several images taken as the frames of one video, in order, at the engine's sampling rate."""
+    if not references:
+        raise APIError(400, f"The {what} has no frames.")
+    images = [resolver.image(reference, what=f"{what} frame {i + 1}") for i, reference in enumerate(references)]
+    return part_of_images(engine, images, most)
+
+
+def part_of_images(engine: TrioCore, images: list, most: int):
+    fps = engine.config.fps
+    frames = []
+    for index, image in enumerate(frames_evenly(images, most)):
+        frame = engine.read_frame(image).frames[0]
+        frames.append(Frame(image=frame.image, timestamp=index / fps, index=index))
+    if len(frames) == 1:
+        return ImagePart(frames[0])
+    return VideoPart(tuple(frames), fps=fps)
+
+
+def text_only(messages: list[Message]) -> bool:
+    return all(isinstance(part, TextPart) for message in messages for part in message.parts)
