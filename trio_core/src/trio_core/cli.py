@@ -237,12 +237,19 @@ def doctor(as_json):
     click.echo(json.dumps(report, indent=2) if as_json else render(report))
 
 
+def _add_core_benches() -> None:
+    from .server.bench import serve_bench
+
+    bench.add_command(serve_bench)
+
+
 def _add_plugin_commands() -> None:
     from .plugins import load_plugins
 
     load_plugins().hook.register_commands(cli=cli)
 
 
+_add_core_benches()
 _add_plugin_commands()
 
 

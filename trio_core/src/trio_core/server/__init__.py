@@ -10,10 +10,10 @@ from ..errors import ConfigError
 from .settings import ServerSettings
 
 
-def create_app(config: EngineConfig, settings: ServerSettings):
+def create_app(config: EngineConfig, settings: ServerSettings, engine=None):
     from .app import create_app as build
 
-    return build(config, settings)
+    return build(config, settings, engine)
 
 
 def check_bind(settings: ServerSettings) -> None:

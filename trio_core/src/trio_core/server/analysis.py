@@ -124,21 +124,21 @@ async def analyze_frames(
         return Clip(clip_frames, plan, metrics, read_ms=(time.perf_counter() - started) * 1000)
 
     clip = await run_in_threadpool(read)
-    settings = {"max_tokens": min(max_tokens, state.settings.max_tokens) if max_tokens else None}
+    settings = {"max_tokens": min(max_tokens, state.settings.request_max_tokens) if max_tokens else None}
     settings["temperature"] = temperature
     return await respond(request, clip, prompt, {k: v for k, v in settings.items() if v is not None}, stream)
 
 
 def clamped_plan(settings, config, *, fps, max_frames, max_side) -> SamplingPlan:
     """The request's sampling, within the server's limits (frame count and size are clamped, not refused)."""
-    most = min(max_frames or config.max_frames, settings.max_frames)
-    side = min(max_side or config.max_side, settings.max_side)
+    most = min(max_frames or config.max_frames, settings.request_max_frames)
+    side = min(max_side or config.max_side, settings.request_max_side)
     return SamplingPlan(fps=fps or config.fps, min_frames=min(config.min_frames, most), max_frames=most, max_side=side)
 
 
 def generation(settings, body) -> dict:
     values = {
-        "max_tokens": min(body.max_tokens, settings.max_tokens) if body.max_tokens else None,
+        "max_tokens": min(body.max_tokens, settings.request_max_tokens) if body.max_tokens else None,
         "temperature": body.temperature,
         "top_p": body.top_p,
         "seed": body.seed,

@@ -28,8 +28,11 @@ log = logging.getLogger("trio.server")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def create_app(config: EngineConfig, settings: ServerSettings) -> FastAPI:
-    """The application; the model loads in the background when the app starts (``/healthz`` says when)."""
+def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> FastAPI:
+    """The application; the model loads in the background when the app starts (``/healthz`` says when).
+
+    ``engine``: an already loaded TrioCore to serve instead of loading ``config``'s model.
+    """
     from .analysis import router as analysis_router
     from .completions import router as completions_router
     from .watch import WatchManager
@@ -56,6 +59,7 @@ def create_app(config: EngineConfig, settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.telemetry = Telemetry()
     app.state.host = ModelHost(config, queue_size=settings.queue_size, request_timeout_s=settings.request_timeout_s)
+    app.state.host.engine = engine
     app.state.host.on_queue_change = app.state.telemetry.queue_depth.set
     app.state.watches = WatchManager(app)
     app.state.reloading = False

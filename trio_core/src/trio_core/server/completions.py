@@ -115,7 +115,7 @@ async def chat_completions(body: ChatRequest, request: Request):
         raise APIError(400, "stop: give at most 4 strings.", param="stop")
     limit = body.max_completion_tokens or body.max_tokens
     settings = {
-        "max_tokens": min(limit, app.settings.max_tokens) if limit else None,
+        "max_tokens": min(limit, app.settings.request_max_tokens) if limit else None,
         "temperature": body.temperature,
         "top_p": body.top_p,
         "seed": body.seed,
@@ -126,7 +126,9 @@ async def chat_completions(body: ChatRequest, request: Request):
     reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     app.host.check_capacity()
     with MediaResolver(app.settings) as resolver:  # media are read before the model's turn, and checked
-        messages = await run_in_threadpool(to_messages, engine, resolver, body.messages, app.settings.max_frames)
+        messages = await run_in_threadpool(
+            to_messages, engine, resolver, body.messages, app.settings.request_max_frames
+        )
     if body.stream:
         return StreamingResponse(
             stream_chunks(request, body, messages, settings, deadline, reply_id, created),

@@ -40,6 +40,9 @@ class ModelHost:
         self.on_queue_change = lambda depth: None
 
     async def load(self) -> None:
+        if self.engine is not None:  # given loaded (trio bench serve shares one engine with direct calls)
+            self.status, self.loaded_at = "ready", time.time()
+            return
         try:
             self.engine = await run_in_threadpool(TrioCore(self.config).load)
         except TrioError as error:

@@ -61,6 +61,8 @@ class MediaResolver:
         scheme = urlsplit(reference).scheme.lower()
         if scheme in ("http", "https"):
             return self._temporary(self.fetch(reference, what), suffix=Path(urlsplit(reference).path).suffix)
+        if scheme == "file":
+            return self.local_path(urlsplit(reference).path, what)
         if scheme and len(scheme) > 1:  # "c:" is a Windows drive, not a scheme
             raise APIError(400, f"The {what} URL scheme {scheme!r} is not supported; use http(s), data: or a path.")
         return self.local_path(reference, what)
@@ -69,14 +71,17 @@ class MediaResolver:
         roots = [root.resolve() for root in self.settings.media_roots]
         if not roots:
             raise APIError(403, f"The {what} names a server path, and this server reads none (no --media-root).")
-        path = Path(reference)
-        candidates = [path] if path.is_absolute() else [root / path for root in roots]
-        for candidate in candidates:
-            real = candidate.resolve()  # follows symlinks and ..: the file that would actually be read
-            if any(real.is_relative_to(root) for root in roots):
-                if not real.is_file():
-                    raise APIError(404, f"No {what} at {reference!r} under the media roots.")
-                return real
+        try:
+            path = Path(reference)
+            candidates = [path] if path.is_absolute() else [root / path for root in roots]
+            for candidate in candidates:
+                real = candidate.resolve()  # follows symlinks and ..: the file that would actually be read
+                if any(real.is_relative_to(root) for root in roots):
+                    if not real.is_file():
+                        raise APIError(404, f"No {what} at {reference!r} under the media roots.")
+                    return real
+        except (ValueError, OSError):  # a NUL byte, a name too long, a loop of links
+            raise APIError(400, f"The {what} path {reference!r} is not a usable path.") from None
         raise APIError(403, f"The {what} path {reference!r} is outside the server's media roots.")
 
     def fetch(self, url: str, what: str) -> bytes:

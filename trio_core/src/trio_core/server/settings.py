@@ -37,9 +37,10 @@ class ServerSettings(BaseSettings):
     media_timeout_s: float = Field(20.0, gt=0.0, description="Give up on a media URL after this long.")
     queue_size: int = Field(8, ge=0, le=10_000, description="Requests waiting for the model; beyond this, 429.")
     request_timeout_s: float = Field(300.0, gt=0.0, description="Longest a request may take, waiting included.")
-    max_tokens: int = Field(4096, ge=1, le=32768, description="Most new tokens a request may ask for.")
-    max_frames: int = Field(64, ge=1, le=1024, description="Most frames a request may ask for.")
-    max_side: int = Field(1344, ge=28, le=3840, description="Largest frame side a request may ask for.")
+    # Caps on what one request may ask for (the engine's own max_tokens, max_frames and max_side are its defaults).
+    request_max_tokens: int = Field(4096, ge=1, le=32768, description="Most new tokens a request may ask for.")
+    request_max_frames: int = Field(64, ge=1, le=1024, description="Most frames a request may ask for.")
+    request_max_side: int = Field(1344, ge=28, le=3840, description="Largest frame side a request may ask for.")
     max_watches: int = Field(4, ge=0, le=256, description="Camera watches running at once.")
     alert_cooldown_s: float = Field(30.0, ge=0.0, description="Default quiet time after a watch alert.")
     json_logs: bool = Field(False, description="Log one JSON object per line.")

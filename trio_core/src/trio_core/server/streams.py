@@ -53,11 +53,21 @@ class AnswerStream:
             await run_in_threadpool(self.stream.close)
 
     async def collect(self) -> tuple[str, AnalysisResult]:
-        """Run to the end: the whole text and the result."""
-        async for _ in self:
-            pass
+        """Run to the end, in one trip to a worker thread (no hop per token): the whole text and the result."""
+        result = await run_in_threadpool(self._drain)
+        return result.text, result
+
+    def _drain(self) -> AnalysisResult:
+        try:
+            for item in self.stream:
+                if isinstance(item, AnalysisResult):
+                    self.result = item
+                elif time.monotonic() > self.deadline:
+                    raise APIError(504, "The request took longer than the server's request timeout.")
+        finally:
+            self.stream.close()
         assert self.result is not None
-        return self.result.text, self.result
+        return self.result
 
 
 def sse(data: dict | str, event: str | None = None) -> str:

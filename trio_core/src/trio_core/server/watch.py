@@ -108,7 +108,7 @@ async def start_watch(body: WatchRequest, request: Request):
     if len(manager.watches) >= state.settings.max_watches:
         raise APIError(429, f"Already {len(manager.watches)} watches running (the most this server runs).",
                        headers={"Retry-After": "30"})  # fmt: skip
-    side = min(body.max_side or engine.config.max_side, state.settings.max_side)
+    side = min(body.max_side or engine.config.max_side, state.settings.request_max_side)
     plan = SamplingPlan(fps=body.fps, min_frames=1, max_frames=100_000, max_side=side)
     resolver = MediaResolver(state.settings)
     target = await run_in_threadpool(watch_target, resolver, body.source)
@@ -121,11 +121,9 @@ async def start_watch(body: WatchRequest, request: Request):
 def watch_target(resolver: MediaResolver, source: str):
     """What the frame source opens: a checked local path, a fetched http(s) video, or a plugin's URI as it is."""
     scheme = (uri_scheme(source) or "").lower()
-    if scheme in ("http", "https", "data"):
+    if scheme in ("http", "https", "data", "file"):
         return resolver.video(source, what="source")
-    if scheme and len(scheme) > 1:
-        return source  # rtsp://, webcam://: cameras live on private networks; their plugin reads them
-    return resolver.local_path(source, "source")
+    return source  # rtsp://, webcam://: cameras live on private networks; their plugin reads them
 
 
 _END = object()

@@ -1,0 +1,98 @@
+"""An app on trio-tiny (its real weights answer yes/no questions sensibly), in-process or as a real server."""
+
+import base64
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from trio_core.config import EngineConfig
+from trio_core.server import create_app
+from trio_core.server.settings import ServerSettings
+
+DEMO = Path(__file__).resolve().parents[2] / "trio_model_tiny" / "src" / "trio_model_tiny" / "demo"
+
+
+def png_b64() -> str:
+    return base64.b64encode((DEMO / "shapes.png").read_bytes()).decode()
+
+
+def data_url() -> str:
+    return "data:image/png;base64," + png_b64()
+
+
+def wait_ready(client, timeout=60.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if client.get("/healthz").status_code == 200:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the model did not load in time")
+
+
+@contextlib.contextmanager
+def app_client(model="trio-tiny", **settings):
+    config = EngineConfig(model=model, max_tokens=8)
+    app = create_app(config, ServerSettings(**settings))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        wait_ready(client)
+        yield client
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    """No keys, the demo folder as the media root."""
+    with app_client(media_roots=[str(DEMO)]) as client:
+        yield client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(*args: str, env: dict | None = None, ready_timeout: float = 90.0):
+    """``trio serve`` in a subprocess on a free loopback port; yields its base URL and the process.
+
+    Its output goes to a file (``process.log``): a pipe nobody reads fills up and blocks the
+    server's logging, and with it the server.
+    """
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRIO_")}
+    full_env.update(env or {})
+    trio = Path(sys.executable).with_name("trio")
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(trio), "serve", "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT, env=full_env
+    )
+    process.log = Path(log.name)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + ready_timeout
+        while time.monotonic() < end:
+            if process.poll() is not None:
+                raise AssertionError(f"trio serve exited {process.returncode}:\n{process.log.read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("trio serve did not become ready")
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -1,0 +1,108 @@
+"""/v1/watch: conditions on a source's frames, as server-sent events; listing, stopping, limits."""
+
+import base64
+import http.server
+import io
+import json
+import threading
+
+import pytest
+from httpx_sse import connect_sse
+from PIL import Image
+
+from tests.server.conftest import DEMO, app_client
+from trio_core.server.watch import masked
+
+CONDITIONS = [
+    {"id": "orange", "question": "Is there an orange square?"},
+    {"id": "purple", "question": "Is there a purple triangle?"},
+]
+
+
+@pytest.fixture(scope="module")
+def client():
+    with app_client(media_roots=[str(DEMO)], max_watches=1) as client:
+        yield client
+
+
+def events(client, body):
+    with connect_sse(client, "POST", "/v1/watch", json=body) as source:
+        assert source.response.status_code == 200, source.response.read()
+        return [(event.event, json.loads(event.data)) for event in source.iter_sse()]
+
+
+def test_a_watch_streams_results_and_one_alert_per_cooldown(client):
+    seen = events(client, {"source": "moving.mp4", "conditions": CONDITIONS, "fps": 2, "cooldown_s": 3600})
+    kinds = [kind for kind, _ in seen]
+    assert kinds[0] == "status" and seen[0][1]["state"] == "started"
+    assert kinds[-1] == "status" and seen[-1][1]["state"] == "ended"
+    results = [data for kind, data in seen if kind == "result"]
+    assert len(results) == seen[-1][1]["frames"] >= 4
+    fired = {c["id"] for result in results for c in result["conditions"] if c["triggered"]}
+    assert fired == {"orange"}  # the clip's orange square; never a purple triangle
+    alerts = [data for kind, data in seen if kind == "alert"]
+    assert [alert["condition"] for alert in alerts] == ["orange"]  # then quiet for the cooldown
+    picture = Image.open(io.BytesIO(base64.b64decode(alerts[0]["jpeg_b64"])))
+    assert picture.format == "JPEG" and max(picture.size) <= 640
+
+
+def test_without_a_cooldown_every_yes_alerts(client):
+    seen = events(client, {"source": "moving.mp4", "conditions": CONDITIONS[:1], "fps": 2, "cooldown_s": 0})
+    yeses = [data for kind, data in seen if kind == "result" and data["conditions"][0]["triggered"]]
+    assert len([kind for kind, _ in seen if kind == "alert"]) == len(yeses) >= 2
+
+
+def test_a_running_watch_is_listed_and_can_be_stopped(client):
+    body = {"source": "moving.mp4", "conditions": CONDITIONS, "fps": 8}
+    with connect_sse(client, "POST", "/v1/watch", json=body) as source:
+        stream = source.iter_sse()
+        started = json.loads(next(stream).data)
+        listed = client.get("/v1/watch").json()["watches"]
+        assert [watch["id"] for watch in listed] == [started["id"]] and listed[0]["source"] == "moving.mp4"
+        busy = client.post("/v1/watch", json=body)  # max_watches=1
+        assert busy.status_code == 429
+        assert client.delete(f"/v1/watch/{started['id']}").status_code == 200
+        rest = [(event.event, json.loads(event.data)) for event in stream]
+    assert rest[-1][0] == "status" and rest[-1][1]["state"] == "ended"
+    assert client.get("/v1/watch").json()["watches"] == []
+    assert client.delete("/v1/watch/nope").status_code == 404
+
+
+def test_credentials_in_sources_are_masked():
+    assert masked("rtsp://admin:hunter2@10.0.0.5:554/stream") == "rtsp://***@10.0.0.5:554/stream"
+    assert masked("http://user@host/x.mp4") == "http://***@host/x.mp4"
+    assert masked("moving.mp4") == "moving.mp4"
+
+
+def test_a_listed_url_source_hides_its_password():
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(DEMO), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://cam:hunter2@127.0.0.1:{server.server_address[1]}/moving.mp4"
+    try:
+        with app_client(allow_private_urls=True) as client:
+            body = {"source": url, "conditions": CONDITIONS[:1], "fps": 8}
+            with connect_sse(client, "POST", "/v1/watch", json=body) as source:
+                next(source.iter_sse())
+                listed = client.get("/v1/watch").text
+                assert "hunter2" not in listed and "***@127.0.0.1" in listed
+    finally:
+        server.shutdown()
+
+
+def test_bad_sources_and_bodies_are_4xx(client):
+    rtsp = client.post("/v1/watch", json={"source": "rtsp://127.0.0.1:8554/cam", "conditions": CONDITIONS})
+    assert rtsp.status_code == 400 and "trio-source-rtsp" in rtsp.json()["error"]["message"]
+    outside = client.post("/v1/watch", json={"source": "../../README.md", "conditions": CONDITIONS})
+    assert outside.status_code == 403
+    assert client.post("/v1/watch", json={"source": "moving.mp4", "conditions": []}).status_code == 400
+    with app_client(media_roots=[str(DEMO)], max_watches=0) as none_allowed:
+        assert (
+            none_allowed.post("/v1/watch", json={"source": "moving.mp4", "conditions": CONDITIONS}).status_code == 429
+        )
