@@ -122,3 +122,10 @@ def test_bench_serve_compares_http_with_the_sdk_in_one_run():
     assert one["rounds"] == 4 and one["overhead"] > 0 and one["sdk_p50_ms"] > 0
     assert load["answered"] >= 1 and load["errors"] == 0 and load["healthz_ok"]
     assert load["answered"] + load["rejected"] == 4 * 2
+
+
+def test_a_request_past_the_timeout_gets_504_and_the_server_goes_on():
+    with app_client(request_timeout_s=0.001) as client:
+        late = ask(client)
+        assert late.status_code == 504 and late.json()["error"]["type"] == "timeout_error"
+        assert client.get("/healthz").status_code == 200

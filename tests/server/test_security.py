@@ -1,8 +1,5 @@
 """Secure by default: keys, media roots, SSRF, body caps, binding, masking."""
 
-import http.server
-import threading
-
 import pytest
 
 from tests.server.conftest import DEMO, app_client, png_b64
@@ -75,23 +72,6 @@ def test_no_media_roots_means_no_server_paths(client_without_roots):
 def client_without_roots():
     with app_client() as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def local_http():
-    """A plain HTTP server on 127.0.0.1 serving the demo folder."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(DEMO), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def image_chat(url):

@@ -1,10 +1,8 @@
 """/v1/watch: conditions on a source's frames, as server-sent events; listing, stopping, limits."""
 
 import base64
-import http.server
 import io
 import json
-import threading
 
 import pytest
 from httpx_sse import connect_sse
@@ -74,26 +72,14 @@ def test_credentials_in_sources_are_masked():
     assert masked("moving.mp4") == "moving.mp4"
 
 
-def test_a_listed_url_source_hides_its_password():
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(DEMO), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://cam:hunter2@127.0.0.1:{server.server_address[1]}/moving.mp4"
-    try:
-        with app_client(allow_private_urls=True) as client:
-            body = {"source": url, "conditions": CONDITIONS[:1], "fps": 8}
-            with connect_sse(client, "POST", "/v1/watch", json=body) as source:
-                next(source.iter_sse())
-                listed = client.get("/v1/watch").text
-                assert "hunter2" not in listed and "***@127.0.0.1" in listed
-    finally:
-        server.shutdown()
+def test_a_listed_url_source_hides_its_password(local_http):
+    url = local_http.replace("http://", "http://cam:hunter2@") + "/moving.mp4"
+    with app_client(allow_private_urls=True) as client:
+        body = {"source": url, "conditions": CONDITIONS[:1], "fps": 8}
+        with connect_sse(client, "POST", "/v1/watch", json=body) as source:
+            next(source.iter_sse())
+            listed = client.get("/v1/watch").text
+            assert "hunter2" not in listed and "***@127.0.0.1" in listed
 
 
 def test_bad_sources_and_bodies_are_4xx(client):
