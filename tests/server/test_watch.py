@@ -4,11 +4,12 @@ import base64
 import io
 import json
 
+import httpx
 import pytest
 from httpx_sse import connect_sse
 from PIL import Image
 
-from tests.server.conftest import DEMO, app_client
+from tests.server.conftest import DEMO, app_client, running_server
 from trio_core.server.watch import masked
 
 CONDITIONS = [
@@ -92,3 +93,21 @@ def test_bad_sources_and_bodies_are_4xx(client):
         assert (
             none_allowed.post("/v1/watch", json={"source": "moving.mp4", "conditions": CONDITIONS}).status_code == 429
         )
+
+
+def test_a_watch_on_a_real_server_alerts_and_stops_on_delete():
+    key = {"Authorization": "Bearer watch-key"}
+    with running_server("--model", "trio-tiny", "--media-root", str(DEMO), "--api-key", "watch-key") as (url, _):
+        body = {"source": "moving.mp4", "conditions": CONDITIONS[:1], "fps": 4, "cooldown_s": 0}
+        with httpx.Client(base_url=url, headers=key, timeout=60) as client:
+            with connect_sse(client, "POST", "/v1/watch", json=body) as source:
+                stream = source.iter_sse()
+                watch_id = json.loads(next(stream).data)["id"]
+                kinds = []
+                for event in stream:
+                    kinds.append(event.event)
+                    if event.event == "alert":
+                        assert httpx.delete(f"{url}/v1/watch/{watch_id}", headers=key).status_code == 200
+                ended = json.loads(event.data)
+            assert "alert" in kinds and kinds[-1] == "status" and ended["state"] == "ended"
+            assert client.get("/v1/watch").json() == {"watches": []}
