@@ -15,7 +15,7 @@ from ..metrics import Metrics
 from ..pipeline import Clip, read_clip
 from ..sdk import AnalysisResult
 from .conversation import frames_evenly
-from .errors import APIError
+from .errors import APIError, stream_error
 from .media import MediaResolver, decode_base64, decode_data_url, open_image
 from .streams import AnswerStream, sse
 
@@ -46,9 +46,13 @@ async def analyze_frame(body: FrameQuestion, request: Request) -> FrameAnswer:
     started = time.perf_counter()
     engine = state.host.ready_engine()
     state.host.check_capacity()
-    payload = decode_data_url(body.frame_b64, "frame") if body.frame_b64.startswith("data:") else None
-    image = open_image(payload or decode_base64(body.frame_b64, "frame"), "frame")
-    clip = await run_in_threadpool(engine.read_frame, image)
+
+    def read():
+        text = body.frame_b64
+        payload = decode_data_url(text, "frame") if text.startswith("data:") else decode_base64(text, "frame")
+        return engine.read_frame(open_image(payload, "frame"))
+
+    clip = await run_in_threadpool(read)
     settings = {"yes_no": True, "max_tokens": body.max_tokens}
     result = await answer(request, lambda engine: engine.stream_frame(clip, body.question, **settings))
     return FrameAnswer(
@@ -163,8 +167,6 @@ async def respond(request: Request, clip: Clip, prompt: str, settings: dict, str
 
 
 async def stream_events(request: Request, clip: Clip, prompt: str, settings: dict):
-    from .completions import stream_error
-
     state = request.app.state
     deadline = time.monotonic() + state.settings.request_timeout_s
     try:

@@ -9,7 +9,7 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,8 +103,6 @@ async def require_key(request: Request) -> None:
 
 
 # Health and operations ---------------------------------------------------------------------------
-
-from fastapi import APIRouter  # noqa: E402
 
 health_router = APIRouter()
 api_router = APIRouter()

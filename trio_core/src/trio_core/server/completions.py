@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from ..chat import Message, TextPart
 from ..sdk import TrioCore
 from .conversation import frames_part, image_part, video_part
-from .errors import APIError, error_body
+from .errors import APIError, stream_error
 from .media import MediaResolver
 from .streams import AnswerStream, sse
 
@@ -174,18 +174,6 @@ async def stream_chunks(
     except Exception as error:  # the response has started: the error goes in the stream
         yield sse(stream_error(error))
     yield "data: [DONE]\n\n"
-
-
-def stream_error(error: Exception) -> dict:
-    from ..errors import TrioError
-    from .errors import log, status_of
-
-    if isinstance(error, APIError):
-        return error_body(error.status, error.message, param=error.param, code=error.code)
-    if isinstance(error, TrioError):
-        return error_body(status_of(error), str(error))
-    log.exception("internal error while streaming")
-    return error_body(500, "Internal server error.")
 
 
 def usage(result) -> dict:

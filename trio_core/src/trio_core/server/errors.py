@@ -58,6 +58,16 @@ def status_of(error: TrioError) -> int:
     return 400
 
 
+def stream_error(error: Exception) -> dict:
+    """The error object for a stream that has already started (its status line is sent: the error goes in it)."""
+    if isinstance(error, APIError):
+        return error_body(error.status, error.message, param=error.param, code=error.code)
+    if isinstance(error, TrioError):
+        return error_body(status_of(error), str(error))
+    log.exception("internal error while streaming")
+    return error_body(500, "Internal server error.")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def api_error(request: Request, error: APIError):

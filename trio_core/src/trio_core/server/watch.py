@@ -33,7 +33,7 @@ from ..pipeline import Clip
 from ..plugins import registry
 from ..sources import find_source, uri_scheme
 from .analysis import triggered
-from .errors import APIError
+from .errors import APIError, stream_error
 from .media import MediaResolver
 from .streams import sse
 
@@ -176,8 +176,6 @@ async def events(request: Request, watch: Watch, frames, resolver: MediaResolver
                                     "result"))  # fmt: skip
             await queue.put(sse({"id": watch.id, "state": "ended", "frames": watch.frames}, "status"))
         except Exception as error:
-            from .completions import stream_error
-
             await queue.put(sse(stream_error(error), "error"))
         finally:
             await queue.put(_END)
