@@ -66,9 +66,16 @@ class ModelHost:
             )
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[TrioCore]:
-        """The model, for one request: wait for it in the bounded queue, or 429 when the queue is full."""
-        self.check_capacity()
+    async def turn(self, *, queue: bool = True) -> AsyncIterator[TrioCore]:
+        """The model, for one request: wait for it in the bounded queue, or 429 when the queue is full.
+
+        ``queue=False`` (a running watch's next frame) waits whatever the queue holds: a busy
+        server slows a watch down rather than ending it.
+        """
+        if queue:
+            self.check_capacity()
+        else:
+            self.ready_engine()
         self.waiting += 1
         self.on_queue_change(self.waiting)
         try:

@@ -151,7 +151,7 @@ async def events(request: Request, watch: Watch, frames, resolver: MediaResolver
                     break
                 clip = Clip([frame], SamplingPlan(fps=watch.request.fps), Metrics(frames_in=1, frames_used=1), 0.0)
                 started = time.perf_counter()
-                async with state.host.turn() as engine:
+                async with state.host.turn(queue=False) as engine:
                     results = await run_in_threadpool(
                         engine.analyze_frame_each, clip, questions, yes_no=True, max_tokens=watch.request.max_tokens
                     )
