@@ -26,3 +26,15 @@ def test_stream_stripper_holds_back_only_a_possible_tag():
     assert stripper.feed("Hello <th") == "Hello "
     assert stripper.feed("ere") == "<there"
     assert stripper.flush() == ""
+
+
+def test_stop_strings_cut_the_stream_before_them_even_across_deltas():
+    from trio_core.postprocess import StopScanner
+
+    scanner = StopScanner(("END", "##"))
+    shown = [scanner.feed(delta) for delta in ["hello E", "N", "D and more"]]
+    assert "".join(shown) == "hello " and scanner.stopped
+    assert scanner.feed("later") == "" and scanner.flush() == ""
+    plain = StopScanner(("zz",))
+    assert "".join(plain.feed(delta) for delta in ["abz", "q"]) + plain.flush() == "abzq" and not plain.stopped
+    assert StopScanner(()).feed("anything") == "anything"
