@@ -2,7 +2,7 @@
 
 import pytest
 
-from trio_core.postprocess import ThinkStripper, strip_thinking
+from trio_core.postprocess import StopScanner, ThinkStripper, strip_thinking
 
 
 def test_strip_thinking_from_a_finished_answer():
@@ -29,8 +29,6 @@ def test_stream_stripper_holds_back_only_a_possible_tag():
 
 
 def test_stop_strings_cut_the_stream_before_them_even_across_deltas():
-    from trio_core.postprocess import StopScanner
-
     scanner = StopScanner(("END", "##"))
     shown = [scanner.feed(delta) for delta in ["hello E", "N", "D and more"]]
     assert "".join(shown) == "hello " and scanner.stopped
