@@ -50,6 +50,18 @@ def request_hooks(model, optimizer: str) -> list[RequestHook]:
     return hooks
 
 
+def prompt_positions(model, inputs: dict[str, Any]) -> torch.Tensor:
+    """The prompt's mRoPE positions, ``(4, batch, length)``, kept in ``inputs["position_ids"]``.
+
+    Computed once, by transformers' own code, while the media grids are still in ``inputs``;
+    a hook that drops the pixels or keeps fewer tokens works from these, and generate uses
+    them as given (it neither recomputes them nor reads the model's stale rope deltas).
+    """
+    if inputs.get("position_ids") is None:
+        inputs["position_ids"] = model.model._prepare_position_ids_for_generation(inputs["input_ids"], dict(inputs))
+    return inputs["position_ids"]
+
+
 def keep_tokens(inputs: dict[str, Any], keep: torch.Tensor) -> None:
     """Keep only the prompt tokens where ``keep`` (length,) is true, in every per-token input.
 

@@ -23,7 +23,7 @@ import torch
 from cachetools import LRUCache
 from transformers import DynamicCache
 
-from trio_backend_torch.requests import PIXEL_INPUTS, Request, RequestHook, renumber
+from trio_backend_torch.requests import PIXEL_INPUTS, Request, RequestHook, prompt_positions, renumber
 from trio_core.filters import largest_block_change, thumbnail
 
 MEDIA_END = "<|vision_end|>"
@@ -117,13 +117,8 @@ class PrefixCache(RequestHook):
             return
         key, tail, prompt, thumbnails = stored
         inputs = request.inputs
-        positions = inputs.get("position_ids")
-        if positions is None:
-            positions = model.model._prepare_position_ids_for_generation(inputs["input_ids"], dict(inputs))
-        prefix = {
-            name: inputs[name][..., :-tail] for name in PREFIX_INPUTS if name != "position_ids" and name in inputs
-        }
-        prefix["position_ids"] = positions[..., :-tail]
+        prompt_positions(model, inputs)
+        prefix = {name: inputs[name][..., :-tail] for name in PREFIX_INPUTS if name in inputs}
         media = {name: inputs[name] for name in (*PIXEL_INPUTS, "mm_encoder_outputs") if name in inputs}
         cache = DynamicCache(config=model.model.config)
         model.model.model(**prefix, **media, cache=cache, use_cache=True)
@@ -132,7 +127,6 @@ class PrefixCache(RequestHook):
             self.entries[key] = entry
             if thumbnails is not None:
                 self.anchors.setdefault(prompt, deque(maxlen=ANCHORS)).append(key)
-        inputs["position_ids"] = positions
         reuse(model, request, entry, tail)
 
     def similar_entry(self, prompt: bytes, thumbnails: np.ndarray) -> Entry | None:
@@ -170,10 +164,7 @@ def reuse(model, request: Request, entry: Entry, tail: int) -> None:
     entry's tensors are never written.
     """
     inputs = request.inputs
-    positions = inputs.get("position_ids")
-    if positions is None:
-        positions = model.model._prepare_position_ids_for_generation(inputs["input_ids"], dict(inputs))
-    inputs["position_ids"] = positions
+    prompt_positions(model, inputs)
     for name in (*PIXEL_INPUTS, "mm_encoder_outputs"):
         inputs.pop(name, None)
     for name in PREFIX_INPUTS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from trio_backend_torch.requests import PIXEL_INPUTS, Request, RequestHook, keep_tokens
+from trio_backend_torch.requests import PIXEL_INPUTS, Request, RequestHook, keep_tokens, prompt_positions
 
 from .tower import Schedule, encode
 
@@ -33,7 +33,7 @@ class TokenMerging(RequestHook):
         ids = inputs["input_ids"]
         if ids.shape[0] != 1 or not any(inputs.get(pixels) is not None for _, pixels, *_ in MODALITIES):
             return
-        positions = model.model._prepare_position_ids_for_generation(ids, dict(inputs))
+        prompt_positions(model, inputs)  # of the full prompt: the tokens kept keep theirs
         keep = torch.ones(ids.shape[1], dtype=torch.bool, device=ids.device)
         encoded, before, after = {}, 0, 0
         visual = model.model.model.visual
@@ -50,6 +50,5 @@ class TokenMerging(RequestHook):
         for name in PIXEL_INPUTS:
             inputs.pop(name, None)
         inputs["mm_encoder_outputs"] = encoded
-        inputs["position_ids"] = positions
         keep_tokens(inputs, keep)
         request.stats.visual_token_steps.append(("tome", before, after))
