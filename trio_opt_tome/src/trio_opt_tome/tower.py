@@ -70,13 +70,15 @@ def encode(visual, pixel_values: torch.Tensor, grid_thw: torch.Tensor, schedule:
     sin = sin.view(units, slots, -1)[order]
     unit_id, frame = order, frame[order]
     size = torch.ones(units, dtype=torch.long, device=x.device)
-    original = segments(window).counts
+    # The attention segments change only when units merge: tables are rebuilt then, not every block.
+    windows, frames = segments(window), segments(frame)
+    original = windows.counts
     rotate = sys.modules[type(visual.blocks[0].attn).__module__].apply_rotary_pos_emb_vision
     step = 0
     for index, block in enumerate(visual.blocks):
         attention = block.attn
         heads = attention.num_heads
-        table = segments(frame if index in full_blocks else window)
+        table = frames if index in full_blocks else windows
         qkv = attention.qkv(block.norm1(x)).view(len(x), slots, 3, heads, -1)
         query, key, value = qkv.unbind(2)
         rotated_q, rotated_k = rotate(query.flatten(0, 1), key.flatten(0, 1), cos.flatten(0, 1), sin.flatten(0, 1))
@@ -84,12 +86,11 @@ def encode(visual, pixel_values: torch.Tensor, grid_thw: torch.Tensor, schedule:
         x = x + attention.proj(out.flatten(2))
         if index in schedule.blocks:
             # ToMe merges between attention and MLP, by the similarity of the attention keys.
-            windows = segments(window)
             remove = units_to_remove(windows.counts, original, schedule.keep_after(step))
             chosen = bipartite_matching(key.mean(dim=1).flatten(1), windows, remove)
-            x, merged_size = merge_weighted(x, size, chosen)
+            x, size = merge_weighted(x, size, chosen)
             cos, sin, unit_id, frame, window = (t[chosen.keep] for t in (cos, sin, unit_id, frame, window))
-            size = merged_size
+            windows, frames = segments(window), segments(frame)
             step += 1
         x = x + block.mlp(block.norm2(x))
     features = visual.merger(x.flatten(0, 1))
