@@ -98,10 +98,8 @@ class FastV(RequestHook):
                 layer.values = layer.values.index_select(2, in_prefix)
         armed["keep"] = keep
         armed["rows_kept"] = keep[keep >= cached] - cached  # of this prefill's tokens
-        before = len(armed["visual"])
-        previous = armed["stats"].visual_token_steps
-        start = previous[-1][2] if previous else before
-        armed["stats"].visual_token_steps.append(("fastv", start, start - (armed["length"] - len(keep))))
+        visual = len(armed["visual"])  # what reaches the LLM: after any earlier optimizer
+        armed["stats"].visual_token_steps.append(("fastv", visual, visual - (armed["length"] - len(keep))))
         return output[:, armed["rows_kept"]]
 
     def follow(self, module, args, kwargs):
