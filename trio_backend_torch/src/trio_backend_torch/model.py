@@ -75,14 +75,18 @@ class TorchModel(LoadedModel):
             kwargs.update(do_sample=False)
         return kwargs
 
+    def yes_no_kwargs(self, settings: GenerationSettings, stats: list[GenerationStats]) -> dict:
+        """With ``settings.yes_no``, the logits processor that fills each row's yes/no probabilities."""
+        if not (settings.yes_no and self.yes_ids and self.no_ids):
+            return {}
+        return {"logits_processor": LogitsProcessorList([_YesNo(self.yes_ids, self.no_ids, stats)])}
+
     def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
         tokens: queue.SimpleQueue = queue.SimpleQueue()
         streamer = _TokenStreamer(tokens)
         cancel = threading.Event()
         failure: list[BaseException] = []
-        kwargs = self.generation_kwargs(settings)
-        if settings.yes_no and self.yes_ids and self.no_ids:
-            kwargs["logits_processor"] = LogitsProcessorList([_YesNo(self.yes_ids, self.no_ids, [stats])])
+        kwargs = self.generation_kwargs(settings) | self.yes_no_kwargs(settings, [stats])
 
         def run() -> None:
             try:
@@ -170,9 +174,7 @@ class TorchModel(LoadedModel):
             kwargs = {**requests[0].kwargs, "cache": cache}
         else:
             inputs, kwargs = requests[0].inputs, requests[0].kwargs
-        if settings.yes_no and self.yes_ids and self.no_ids:
-            stats = [request.stats for request in requests]
-            kwargs = {**kwargs, "logits_processor": LogitsProcessorList([_YesNo(self.yes_ids, self.no_ids, stats)])}
+        kwargs = kwargs | self.yes_no_kwargs(settings, [request.stats for request in requests])
         timer = _FirstToken()
         sequences = self.model.generate(**inputs, **kwargs, streamer=timer)
         first_at, ended = timer.first_at or time.perf_counter(), time.perf_counter()
