@@ -10,14 +10,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..frames import Frame, SamplingPlan
+from ..frames import SamplingPlan
 from ..metrics import Metrics
 from ..pipeline import Clip, read_clip
 from ..sdk import AnalysisResult
-from .conversation import frames_evenly
+from .conversation import frames_of_images
 from .errors import APIError, stream_error
 from .media import MediaResolver, decode_base64, decode_data_url, open_image
-from .streams import AnswerStream, sse
+from .streams import AnswerStream, answer, sse
 
 router = APIRouter(tags=["analysis"])
 YES_NO_MASS = 0.5  # below this, the model's first token was neither yes nor no: not a yes/no answer
@@ -44,8 +44,7 @@ async def analyze_frame(body: FrameQuestion, request: Request) -> FrameAnswer:
     """One camera snapshot and a question; ``triggered`` says whether the answer was yes."""
     state = request.app.state
     started = time.perf_counter()
-    engine = state.host.ready_engine()
-    state.host.check_capacity()
+    engine = state.host.check_capacity()
 
     def read():
         text = body.frame_b64
@@ -53,8 +52,8 @@ async def analyze_frame(body: FrameQuestion, request: Request) -> FrameAnswer:
         return engine.read_frame(open_image(payload, "frame"))
 
     clip = await run_in_threadpool(read)
-    settings = {"yes_no": True, "max_tokens": body.max_tokens}
-    result = await answer(request, lambda engine: engine.stream_frame(clip, body.question, **settings))
+    settings = state.settings.answer_settings(max_tokens=body.max_tokens, yes_no=True)
+    result = await answer(state, lambda engine: engine.stream_frame(clip, body.question, **settings))
     return FrameAnswer(
         answer=result.text,
         triggered=triggered(result),
@@ -86,8 +85,7 @@ class VideoQuestion(BaseModel):
 async def analyze_video(body: VideoQuestion, request: Request):
     """A video and a prompt: the answer with full metrics, or a stream of it."""
     state = request.app.state
-    engine = state.host.ready_engine()
-    state.host.check_capacity()
+    engine = state.host.check_capacity()
     plan = clamped_plan(state.settings, engine.config, fps=body.fps, max_frames=body.max_frames, max_side=body.max_side)
 
     def read() -> Clip:
@@ -95,7 +93,9 @@ async def analyze_video(body: VideoQuestion, request: Request):
             return read_clip(resolver.video(body.video), plan, engine.config)
 
     clip = await run_in_threadpool(read)
-    settings = generation(state.settings, body)
+    settings = state.settings.answer_settings(
+        max_tokens=body.max_tokens, temperature=body.temperature, top_p=body.top_p, seed=body.seed
+    )
     return await respond(request, clip, body.prompt, settings, body.stream)
 
 
@@ -111,26 +111,22 @@ async def analyze_frames(
 ):
     """Several uploaded frames of one scene and a prompt: answered as a video."""
     state = request.app.state
-    engine = state.host.ready_engine()
-    state.host.check_capacity()
+    engine = state.host.check_capacity()
     plan = clamped_plan(state.settings, engine.config, fps=fps, max_frames=None, max_side=None)
     uploads = [await upload.read() for upload in frames]
     started = time.perf_counter()
 
     def read() -> Clip:
         images = [open_image(data, f"frame {i + 1}") for i, data in enumerate(uploads)]
-        picked = frames_evenly(images, plan.max_frames)
-        read = [engine.read_frame(image).frames[0] for image in picked]
-        clip_frames = [Frame(image=f.image, timestamp=i / plan.fps, index=i) for i, f in enumerate(read)]
+        clip_frames = frames_of_images(engine, images, plan.max_frames, plan.fps)
         count = len(clip_frames)
         metrics = Metrics(frames_in=len(images), frames_after_dedup=count, frames_after_motion_gate=count)
         metrics.frames_used = count
         return Clip(clip_frames, plan, metrics, read_ms=(time.perf_counter() - started) * 1000)
 
     clip = await run_in_threadpool(read)
-    settings = {"max_tokens": min(max_tokens, state.settings.request_max_tokens) if max_tokens else None}
-    settings["temperature"] = temperature
-    return await respond(request, clip, prompt, {k: v for k, v in settings.items() if v is not None}, stream)
+    settings = state.settings.answer_settings(max_tokens=max_tokens, temperature=temperature)
+    return await respond(request, clip, prompt, settings, stream)
 
 
 def clamped_plan(settings, config, *, fps, max_frames, max_side) -> SamplingPlan:
@@ -140,29 +136,9 @@ def clamped_plan(settings, config, *, fps, max_frames, max_side) -> SamplingPlan
     return SamplingPlan(fps=fps or config.fps, min_frames=min(config.min_frames, most), max_frames=most, max_side=side)
 
 
-def generation(settings, body) -> dict:
-    values = {
-        "max_tokens": min(body.max_tokens, settings.request_max_tokens) if body.max_tokens else None,
-        "temperature": body.temperature,
-        "top_p": body.top_p,
-        "seed": body.seed,
-    }
-    return {key: value for key, value in values.items() if value is not None}
-
-
-async def answer(request: Request, ask) -> AnalysisResult:
-    """Wait for the model's turn, run ``ask(engine)`` (an answer stream) to the end; the result."""
-    state = request.app.state
-    deadline = time.monotonic() + state.settings.request_timeout_s
-    async with state.host.turn() as engine:
-        _, result = await AnswerStream(ask(engine), deadline).collect()
-    state.telemetry.answered(result)
-    return result
-
-
 async def respond(request: Request, clip: Clip, prompt: str, settings: dict, stream: bool):
     if not stream:
-        return await answer(request, lambda engine: engine.stream_video(clip, prompt, **settings))
+        return await answer(request.app.state, lambda engine: engine.stream_video(clip, prompt, **settings))
     return StreamingResponse(stream_events(request, clip, prompt, settings), media_type="text/event-stream")
 
 

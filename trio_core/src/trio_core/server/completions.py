@@ -17,7 +17,7 @@ from ..sdk import TrioCore
 from .conversation import frames_part, image_part, video_part
 from .errors import APIError, stream_error
 from .media import MediaResolver
-from .streams import AnswerStream, sse
+from .streams import AnswerStream, answer, sse
 
 router = APIRouter()
 
@@ -113,15 +113,13 @@ async def chat_completions(body: ChatRequest, request: Request):
     stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
     if len(stops) > 4:
         raise APIError(400, "stop: give at most 4 strings.", param="stop")
-    limit = body.max_completion_tokens or body.max_tokens
-    settings = {
-        "max_tokens": min(limit, app.settings.request_max_tokens) if limit else None,
-        "temperature": body.temperature,
-        "top_p": body.top_p,
-        "seed": body.seed,
-        "stop": tuple(stops),
-    }
-    settings = {key: value for key, value in settings.items() if value is not None}
+    settings = app.settings.answer_settings(
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        seed=body.seed,
+        stop=tuple(stops),
+    )
     deadline = time.monotonic() + app.settings.request_timeout_s
     reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     app.host.check_capacity()
@@ -134,10 +132,9 @@ async def chat_completions(body: ChatRequest, request: Request):
             stream_chunks(request, body, messages, settings, deadline, reply_id, created),
             media_type="text/event-stream",
         )
-    async with app.host.turn() as engine:
-        text, result = await AnswerStream(engine.stream_chat(messages, **settings), deadline).collect()
-    app.telemetry.answered(result)
-    choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": result.finish_reason}
+    result = await answer(app, lambda engine: engine.stream_chat(messages, **settings), deadline)
+    message = {"role": "assistant", "content": result.text}
+    choice = {"index": 0, "message": message, "finish_reason": result.finish_reason}
     return {
         "id": reply_id,
         "object": "chat.completion",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..chat import ImagePart, Message, TextPart, VideoPart
+from ..chat import ImagePart, VideoPart
 from ..frames import Frame
 from ..sdk import TrioCore
 from .errors import APIError
@@ -36,19 +36,14 @@ def frames_part(engine: TrioCore, resolver: MediaResolver, references: list, wha
     if not references:
         raise APIError(400, f"The {what} has no frames.")
     images = [resolver.image(reference, what=f"{what} frame {i + 1}") for i, reference in enumerate(references)]
-    return part_of_images(engine, images, most)
+    frames = frames_of_images(engine, images, most, engine.config.fps)
+    return ImagePart(frames[0]) if len(frames) == 1 else VideoPart(tuple(frames), fps=engine.config.fps)
 
 
-def part_of_images(engine: TrioCore, images: list, most: int):
-    fps = engine.config.fps
+def frames_of_images(engine: TrioCore, images: list, most: int, fps: float) -> list[Frame]:
+    """At most ``most`` of ``images``, spread evenly, read (and scaled) as the frames of a video taken at ``fps``."""
     frames = []
     for index, image in enumerate(frames_evenly(images, most)):
         frame = engine.read_frame(image).frames[0]
         frames.append(Frame(image=frame.image, timestamp=index / fps, index=index))
-    if len(frames) == 1:
-        return ImagePart(frames[0])
-    return VideoPart(tuple(frames), fps=fps)
-
-
-def text_only(messages: list[Message]) -> bool:
-    return all(isinstance(part, TextPart) for message in messages for part in message.parts)
+    return frames

@@ -57,13 +57,14 @@ class ModelHost:
             raise APIError(503, f"The model is not loaded ({self.status}{detail}).", headers={"Retry-After": "5"})
         return self.engine
 
-    def check_capacity(self) -> None:
-        """503 while no model is loaded; 429 when the queue for the model is full."""
-        self.ready_engine()
+    def check_capacity(self) -> TrioCore:
+        """The engine; 503 while no model is loaded, 429 when the queue for the model is full."""
+        engine = self.ready_engine()
         if self.waiting >= self.queue_size + (0 if self._turn.locked() else 1):
             raise APIError(
                 429, "The server is busy: too many requests are waiting for the model.", headers={"Retry-After": "2"}
             )
+        return engine
 
     @contextlib.asynccontextmanager
     async def turn(self, *, queue: bool = True) -> AsyncIterator[TrioCore]:

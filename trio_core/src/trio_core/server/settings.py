@@ -52,6 +52,12 @@ class ServerSettings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    def answer_settings(self, *, max_tokens: int | None, **values) -> dict:
+        """A request's answer settings for the engine: those it gave, its token limit within ``request_max_tokens``."""
+        if max_tokens:
+            values["max_tokens"] = min(max_tokens, self.request_max_tokens)
+        return {key: value for key, value in values.items() if value is not None}
+
     def keys(self) -> set[str]:
         """Every key that may call the API (admin keys included)."""
         return {key.get_secret_value() for key in (*self.api_keys, *self.admin_keys)}

@@ -74,3 +74,17 @@ def sse(data: dict | str, event: str | None = None) -> str:
     """One server-sent event."""
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     return (f"event: {event}\n" if event else "") + f"data: {payload}\n\n"
+
+
+async def answer(state, ask, deadline: float | None = None) -> AnalysisResult:
+    """Wait for the model's turn, run ``ask(engine)`` (an answer stream) to its end, count it; the result.
+
+    ``state``: the app's state (its host, settings and telemetry); ``deadline`` (monotonic),
+    by default the request timeout from now.
+    """
+    if deadline is None:
+        deadline = time.monotonic() + state.settings.request_timeout_s
+    async with state.host.turn() as engine:
+        _, result = await AnswerStream(ask(engine), deadline).collect()
+    state.telemetry.answered(result)
+    return result
