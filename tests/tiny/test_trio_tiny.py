@@ -152,3 +152,17 @@ def test_eval_samples_come_from_held_out_seeds():
     first = make_sample("count", np.random.default_rng([EVAL_SEED, 2, 0]))
     again = make_sample("count", np.random.default_rng([EVAL_SEED, 2, 0]))
     assert first.question == again.question and np.array_equal(first.media, again.media)
+
+
+@pytest.mark.parametrize("optimizers", [[], ["kvreuse"]])
+def test_stop_strings_end_each_answer_of_several_questions_as_of_one(optimizers):
+    engine = TrioCore(model="trio-tiny", max_tokens=16, optimizers=optimizers).load()
+    image = DEMO / "shapes.png"
+    question = "Describe the picture."
+    full = engine.analyze_frame(image, question).text
+    stop = full.split()[1]
+    alone = engine.analyze_frame(image, question, stop=[stop])
+    together = engine.analyze_frame_each(image, [question, question], stop=[stop])
+    assert alone.text == full[: full.index(stop)].strip() and alone.finish_reason == "stop"
+    assert [answer.text for answer in together] == [alone.text] * 2
+    assert all(answer.finish_reason == "stop" for answer in together)

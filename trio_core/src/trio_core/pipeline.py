@@ -14,6 +14,7 @@ from .frames import Frame, SamplingPlan
 from .metrics import Metrics, VisualTokenStep
 from .plugins import registry
 from .postprocess import StopScanner, ThinkStripper
+from .postprocess import strip_thinking as strip_thinking_from
 from .sources import read_frames
 
 # Where each built-in filter's survivors are counted in Metrics.
@@ -132,9 +133,14 @@ def answer_each(
     for prompt, stat, text in zip(prompts, stats, texts, strict=True):
         own = metrics.model_copy()
         own.preprocess_ms = preprocess_ms
+        stops = StopScanner(settings.stop)  # on the whole answer: the tokens after a stop string were generated
+        text = stops.feed(text)
+        if stops.stopped:
+            stat.finish_reason = "stop"
+        else:
+            text += stops.flush()
         if strip_thinking:
-            stripper = ThinkStripper()
-            text = stripper.feed(text) + stripper.flush()
+            text = strip_thinking_from(text)
         record(own, prompt, stat, model, started)
         answers.append((text, stat, own))
     return answers
