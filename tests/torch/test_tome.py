@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from tests.torch.engines import ask, engine_for, noise_frames
+from trio_backend_torch.attention import segments
 from trio_core.chat import question_about
 from trio_core.errors import ConfigError
 from trio_core.pipeline import media_part
-from trio_opt_tome.merging import bipartite_matching, merge_weighted, segments, units_to_remove
+from trio_opt_tome.merging import bipartite_matching, merge_weighted, units_to_remove
 from trio_opt_tome.tower import Schedule, encode
 
 FAMILIES = ["qwen2_5_vl", "qwen2_vl"]

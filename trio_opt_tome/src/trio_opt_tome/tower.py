@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import torch
 from transformers.vision_utils import get_vision_position_ids, get_vision_window_index
 
-from .merging import bipartite_matching, merge_weighted, segment_attention, segments, units_to_remove
+from trio_backend_torch.attention import segment_attention, segments
+
+from .merging import bipartite_matching, merge_weighted, units_to_remove
 
 
 @dataclass(frozen=True)
