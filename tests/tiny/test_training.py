@@ -1,9 +1,6 @@
-"""trio-tiny's training script: its training-only targets line up with the model's real inputs."""
+"""trio-tiny's training (trio_model_tiny.train): its training-only targets line up with the model's real inputs."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,23 +9,22 @@ from transformers import Qwen2_5_VLForConditionalGeneration
 
 from trio_model_tiny.questions import make_sample
 from trio_model_tiny.scenes import DIRECTIONS, SHAPES
-
-SCRIPT = Path(__file__).parents[2] / "trio_model_tiny" / "train.py"
+from trio_model_tiny.train import (
+    CODE_COLUMNS,
+    Encoder,
+    Grounding,
+    Turn,
+    build_config,
+    build_processor,
+    object_cells,
+    sample_codes,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
-def train():
-    spec = importlib.util.spec_from_file_location("trio_tiny_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
-
-
-@pytest.fixture(scope="module")
-def encode(train):
-    return train.Encoder(train.build_processor())
+def encode():
+    return Encoder(build_processor())
 
 
 def visual_tokens(encode, row) -> int:
@@ -36,39 +32,39 @@ def visual_tokens(encode, row) -> int:
 
 
 @pytest.mark.parametrize("task", ["count", "motion", "appearance"])
-def test_every_visual_token_gets_a_code_and_every_object_its_own_tokens(train, encode, task):
+def test_every_visual_token_gets_a_code_and_every_object_its_own_tokens(encode, task):
     sample = make_sample(task, np.random.default_rng([7, 1]), image_size=224)
-    row = encode(sample, train.Turn(sample.task, sample.question, sample.answer, sample.meta))
-    codes = train.sample_codes(sample)
+    row = encode(sample, Turn(sample.task, sample.question, sample.answer, sample.meta))
+    codes = sample_codes(sample)
     assert len(codes) == visual_tokens(encode, row)
-    for cells, shape, direction, _ in train.object_cells(sample):
+    for cells, shape, direction, _ in object_cells(sample):
         assert len(cells) and cells.max() < len(codes)
         assert (codes[cells, 1] == shape).any()  # the object's own shape is among the codes under it
         assert direction == -1 or task == "motion"
     if task == "motion":
-        moved = {direction for _, _, direction, _ in train.object_cells(sample) if direction >= 0}
+        moved = {direction for _, _, direction, _ in object_cells(sample) if direction >= 0}
         assert moved == {DIRECTIONS.index(sample.answer)}
 
 
-def test_pooled_loss_is_low_when_the_tokens_carry_the_right_codes(train, encode):
-    model = Qwen2_5_VLForConditionalGeneration(train.build_config(encode.processor.tokenizer))
-    grounding = train.Grounding(model)
+def test_pooled_loss_is_low_when_the_tokens_carry_the_right_codes(encode):
+    model = Qwen2_5_VLForConditionalGeneration(build_config(encode.processor.tokenizer))
+    grounding = Grounding(model)
     sample = make_sample("count", np.random.default_rng([7, 2]), image_size=224)
-    codes = torch.from_numpy(train.sample_codes(sample))
+    codes = torch.from_numpy(sample_codes(sample))
     right, _ = grounding.targets(codes)
     wrong = right.clone()
-    for cells, shape, _, _ in train.object_cells(sample):
+    for cells, shape, _, _ in object_cells(sample):
         wrong[torch.from_numpy(cells)] += 2 * (grounding.shape[(shape + 1) % len(SHAPES)] - grounding.shape[shape])
     losses = [float(grounding.pooled_loss(tokens, [sample], [len(codes)])) for tokens in (right, wrong)]
     assert sample.meta["objects"] and losses[0] < 0.1 < losses[1]
 
 
-def test_object_targets_look_at_the_marker_for_absent_things_and_spread_over_counted_centres(train):
-    encode = train.Encoder(train.build_processor(), object_targets=True)
+def test_object_targets_look_at_the_marker_for_absent_things_and_spread_over_counted_centres():
+    encode = Encoder(build_processor(), object_targets=True)
     seen = set()
     for index in range(40):
         sample = make_sample(("presence", "count")[index % 2], np.random.default_rng([7, 3, index]), image_size=224)
-        row = encode(sample, train.Turn(sample.task, sample.question, sample.answer, sample.meta))
+        row = encode(sample, Turn(sample.task, sample.question, sample.answer, sample.meta))
         ids = row["input_ids"][0]
         [(query, keys, spread)] = row["looks"] or [(None, None, None)]
         if sample.task == "presence" and sample.answer == "no":
@@ -79,23 +75,23 @@ def test_object_targets_look_at_the_marker_for_absent_things_and_spread_over_cou
             assert query == encode.answer_start(ids.tolist()) - 1
         seen.add((sample.task, sample.answer if sample.task == "presence" else "n"))
     assert seen == {("presence", "yes"), ("presence", "no"), ("count", "n")}
-    without = train.Encoder(encode.processor)
+    without = Encoder(encode.processor)
     sample = make_sample("count", np.random.default_rng([7, 4]), image_size=224)
-    assert without(sample, train.Turn(sample.task, sample.question, sample.answer, sample.meta))["looks"] == []
+    assert without(sample, Turn(sample.task, sample.question, sample.answer, sample.meta))["looks"] == []
 
 
-def test_each_object_has_one_centre_token_and_its_colour_and_shape_code(train):
+def test_each_object_has_one_centre_token_and_its_colour_and_shape_code():
     sample = make_sample("description", np.random.default_rng([7, 5]), image_size=448)
-    codes = train.sample_codes(sample)
-    columns = {name: codes[:, i] for i, name in enumerate(train.CODE_COLUMNS)}
+    codes = sample_codes(sample)
+    columns = {name: codes[:, i] for i, name in enumerate(CODE_COLUMNS)}
     objects = sample.meta["objects"]
     assert objects and (columns["centre"] == 0).sum() == len(objects)
     on = columns["colour"] >= 0
     assert (columns["thing"][on] == columns["colour"][on] * len(SHAPES) + columns["shape"][on]).all()
 
 
-def test_a_short_run_writes_a_checkpoint_transformers_loads(train, tmp_path):
-    train.train(
+def test_a_short_run_writes_a_checkpoint_transformers_loads(tmp_path):
+    train(
         tmp_path, steps=2, batch_size=2, lr=1e-3, seed=0, threads=1, log_every=1, validate_every=0, object_targets=True
     )
     record = json.loads((tmp_path / "training.json").read_text())

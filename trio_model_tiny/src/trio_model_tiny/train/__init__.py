@@ -1,14 +1,14 @@
 """Train trio-tiny: a genuine Qwen2.5-VL, small enough to train on 2 CPU cores, on synthetic scenes.
 
-    python trio_model_tiny/train.py --out DIR     # 3,600 steps from scratch, 67 minutes on 2 CPU cores
+    python -m trio_model_tiny.train --out DIR     # 3,600 steps from scratch, 67 minutes on 2 CPU cores
 
 The shipped weights took five stages (docs/trio-tiny.md, "Training", has the measurements):
 
-    python trio_model_tiny/train.py --out stage1 --pooled-weight 0     # 70 minutes
-    python trio_model_tiny/train.py --init stage1 --out stage2 --steps 1000 --seed 1 --lr 1e-3   # 23 minutes
-    python trio_model_tiny/train.py --init stage2 --out stage3 --steps 1200 --seed 2 --lr 1.5e-3 --object-targets  # 27 minutes
-    python trio_model_tiny/train.py --init stage3 --out stage4 --steps 2000 --seed 3 --lr 1e-3 --object-targets    # 46 minutes
-    python trio_model_tiny/train.py --init stage4 --out stage5 --steps 1600 --seed 4 --lr 1e-3 --object-targets --clip-presence  # 41 minutes
+    python -m trio_model_tiny.train --out stage1 --pooled-weight 0     # 70 minutes
+    python -m trio_model_tiny.train --init stage1 --out stage2 --steps 1000 --seed 1 --lr 1e-3   # 23 minutes
+    python -m trio_model_tiny.train --init stage2 --out stage3 --steps 1200 --seed 2 --lr 1.5e-3 --object-targets  # 27 minutes
+    python -m trio_model_tiny.train --init stage3 --out stage4 --steps 2000 --seed 3 --lr 1e-3 --object-targets    # 46 minutes
+    python -m trio_model_tiny.train --init stage4 --out stage5 --steps 1600 --seed 4 --lr 1e-3 --object-targets --clip-presence  # 41 minutes
 
 (each with --validate-every 0) and stage5 is what trio_model_tiny/src/trio_model_tiny/weights holds.
 
@@ -42,8 +42,10 @@ the measurements behind each choice):
 
 None of the helpers is part of the saved model: trio-tiny is a plain Qwen2.5-VL.
 
-This is a development tool, not part of the plugin: it uses trio-backend-torch's test
-helpers to build the tokenizer and lay out the processor files.
+This is a development tool, not part of the plugin: installed by the ``train`` extra
+(``pip install -e './trio_model_tiny[train]'``), it uses trio-backend-torch's test helpers to
+build the tokenizer and lay out the processor files. Nothing else in trio_model_tiny imports it,
+so the model's registration and the benchmark stay free of torch.
 """
 
 from __future__ import annotations
@@ -755,8 +757,8 @@ def train(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "src/trio_model_tiny/weights")
+    parser = argparse.ArgumentParser(prog="python -m trio_model_tiny.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "weights")
     parser.add_argument("--steps", type=int, default=3600)
     parser.add_argument("--batch-size", type=int, default=8, help="scenes per step; each is asked several questions")
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -789,7 +791,3 @@ def main() -> None:
         object_targets=args.object_targets,
         clip_presence=args.clip_presence,
     )
-
-
-if __name__ == "__main__":
-    main()
