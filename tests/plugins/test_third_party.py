@@ -176,16 +176,16 @@ def test_a_plugin_named_in_trio_plugins_but_not_installed_is_reported(echo_site)
 
 
 def test_a_filter_that_drops_every_frame_is_one_clear_error(echo_registered, echo_model):
-    class DropAll:
-        @hookimpl
-        def register_frame_filters(self, register):
-            register("drop_all", lambda config: DropEverything())
-
     class DropEverything(FrameFilter):
         name = "drop_all"
 
         def keep(self, frame):
             return False
+
+    class DropAll:
+        @hookimpl
+        def register_frame_filters(self, register):
+            register(DropEverything)
 
     pm.register(DropAll(), name="drop-all")
     try:

@@ -99,7 +99,13 @@ def test_installed_tutorial_plugin_is_listed_with_its_filter_source_and_command(
     assert plugin["hooks"] == ["register_commands", "register_frame_filters", "register_frame_sources"]
     assert plugin["registers"] == {
         "frame source": [{"name": "folder", "schemes": ["folder"]}],
-        "frame filter": [{"name": "night_gate"}],
+        "frame filter": [
+            {
+                "name": "night_gate",
+                "settings": {"enabled": True, "min_brightness": 0.1},
+                "summary": "Drops frames too dark to see.",
+            }
+        ],
     }
     assert "brightness" in run_trio("--help", site=night_site, check=True).stdout
 
@@ -144,43 +150,66 @@ def test_night_gate_drops_dark_frames_before_the_model_sees_them(night_site, sna
     assert answer["text"] == f"I saw {bright} frames and you asked: who came by?"
     assert answer["metrics"]["frames_in"] == SNAPSHOTS
     assert answer["metrics"]["frames_used"] == bright
-    # Installed plugins' filters run before the built-in dedup.
-    assert answer["metrics"]["frames_after_dedup"] == bright
+    # Installed plugins' filters run before the built-in dedup; each filter that ran is one step.
+    assert answer["metrics"]["frame_filter_steps"] == [
+        {"filter": "night_gate", "before": SNAPSHOTS, "after": bright},
+        {"filter": "dedup", "before": bright, "after": bright},
+    ]
 
 
-def test_night_gate_threshold_comes_from_the_environment(night_site, snapshots, echo_model):
+def test_night_gate_is_set_with_filter_flags_or_the_environment_like_dedup(night_site, snapshots, echo_model):
     args = ("analyze", f"folder://{snapshots}", "-q", "hi", "--model", str(echo_model), "--backend", "echo", "--json")
-    off = {"TRIO_NIGHT_MIN_BRIGHTNESS": "0", "TRIO_DEDUP_THRESHOLD": "0"}
-    answer = json.loads(run_trio(*args, site=night_site, env=off, check=True).stdout)
+    off = ("--filter", "night_gate.min_brightness=0", "--filter", "dedup.threshold=0")
+    answer = json.loads(run_trio(*args, *off, site=night_site, check=True).stdout)
     assert answer["metrics"]["frames_used"] == SNAPSHOTS
+    assert answer["metrics"]["frame_filter_steps"] == []
+    answer = json.loads(run_trio(*args, "--filter", "night_gate.enabled=false", site=night_site, check=True).stdout)
+    assert [step["filter"] for step in answer["metrics"]["frame_filter_steps"]] == ["dedup"]
 
     # Brightness is the grey level / 255: at 0.55, snapshots 1 to 4 (110..140) go dark too and 9 to 12 (190..220) stay.
-    strict = {"TRIO_NIGHT_MIN_BRIGHTNESS": "0.55"}
+    strict = {"TRIO_FILTER_SETTINGS": '{"night_gate": {"min_brightness": 0.55}}'}
     answer = json.loads(run_trio(*args, site=night_site, env=strict, check=True).stdout)
     assert answer["metrics"]["frames_used"] == 4
+    # A flag beats the environment, setting by setting.
+    answer = json.loads(
+        run_trio(*args, "--filter", "night_gate.min_brightness=0.1", site=night_site, env=strict, check=True).stdout
+    )
+    assert answer["metrics"]["frames_used"] == SNAPSHOTS - len(DARK)
 
 
 @pytest.mark.parametrize(
-    ("env", "target", "message"),
+    ("flags", "env", "target", "message"),
     [
         (
-            {"TRIO_NIGHT_MIN_BRIGHTNESS": "0.99"},
+            ("--filter", "night_gate.min_brightness=0.99"),
+            {},
             "{snapshots}",
-            "Error: Every sampled frame is darker than TRIO_NIGHT_MIN_BRIGHTNESS=0.99: lower it, "
-            "or set it to 0 to turn the night gate off.",
+            "Error: The night_gate filter dropped every frame of folder://{snapshots}: "
+            "nothing is left to ask about, so turn that filter off or loosen it.",
         ),
         (
-            {"TRIO_NIGHT_MIN_BRIGHTNESS": "dim"},
+            ("--filter", "night_gate.min_brightness=dim"),
+            {},
             "{snapshots}",
-            "Error: TRIO_NIGHT_MIN_BRIGHTNESS is 'dim': set it to a number from 0 to 1.",
+            "Error: --filter night_gate.min_brightness: Input should be a valid number, unable to parse string as a "
+            "number (settings of 'night_gate': enabled, min_brightness).",
         ),
         (
+            (),
+            {"TRIO_FILTER_SETTINGS": '{"night_gate": {"min_brightnes": 0.2}}'},
+            "{snapshots}",
+            "Error: --filter night_gate.min_brightnes: Extra inputs are not permitted "
+            "(settings of 'night_gate': enabled, min_brightness).",
+        ),
+        (
+            (),
             {},
             "{snapshots}/missing",
             "Error: 'folder://{snapshots}/missing' is not a directory: "
             "write folder:// followed by the path of a folder of images.",
         ),
         (
+            (),
             {"TRIO_PLUGINS": "echo"},
             "{snapshots}",
             "Error: No frame source called 'folder' is installed (installed: array, fake, file, http); "
@@ -188,7 +217,7 @@ def test_night_gate_threshold_comes_from_the_environment(night_site, snapshots, 
         ),
     ],
 )
-def test_tutorial_errors_are_one_sentence(night_site, snapshots, echo_model, env, target, message):
+def test_tutorial_errors_are_one_sentence(night_site, snapshots, echo_model, flags, env, target, message):
     result = run_trio(
         "analyze",
         "folder://" + target.format(snapshots=snapshots),
@@ -198,6 +227,7 @@ def test_tutorial_errors_are_one_sentence(night_site, snapshots, echo_model, env
         str(echo_model),
         "--backend",
         "echo",
+        *flags,
         site=night_site,
         env=env,
     )
@@ -211,3 +241,10 @@ def test_brightness_command_shows_what_the_gate_keeps(night_site, snapshots):
     dropped = [position for position, line in enumerate(lines) if line.endswith("dropped")]
     assert dropped == [number - 1 for number in DARK]
     assert lines[0].split() == ["0.00", "s", "frame", "0", "brightness", f"{110 / 255:.3f}", "kept"]
+
+    # It reads the gate's settings as the filter does: at 0.55 the first four snapshots are dropped too.
+    strict = run_trio(
+        "brightness", f"folder://{snapshots}", "--filter", "night_gate.min_brightness=0.55", site=night_site, check=True
+    )
+    dropped = [position for position, line in enumerate(strict.stdout.splitlines()) if line.endswith("dropped")]
+    assert dropped == list(range(8))

@@ -62,10 +62,10 @@ def test_analyze_json_has_text_model_backend_and_all_metrics(checkpoint, tmp_pat
         "peak_memory_mb",
         "latency_ms",
         "cache_hit",
-        "frames_after_dedup",
-        "frames_after_motion_gate",
+        "frame_filter_steps",
     ):
         assert key in metrics
+    assert [step["filter"] for step in metrics["frame_filter_steps"]] == ["dedup"]  # on by default, the gate off
 
 
 def test_analyze_of_a_corrupt_file_is_one_sentence_and_exit_1(checkpoint, tmp_path):

@@ -35,16 +35,28 @@ def bench():
     """Benchmarks that measure trio against the raw libraries, side by side in one run."""
 
 
-def _optimizer_settings(context, parameter, values) -> dict | None:
-    """``("tome.keep=0.5", ...)`` -> ``{"tome": {"keep": "0.5"}}``; each optimizer's settings model converts the values."""
-    settings: dict[str, dict[str, str]] = {}
-    for value in values:
-        target, equals, setting = value.partition("=")
-        name, dot, field = target.partition(".")
-        if not (equals and dot and name and field):
-            raise click.BadParameter(f"{value!r} is not NAME.SETTING=VALUE (e.g. tome.keep=0.5).")
-        settings.setdefault(name.strip(), {})[field.strip()] = setting.strip()
-    return settings or None
+def _settings_by_name(example: str):
+    """A click callback for a repeatable NAME.SETTING=VALUE option (``--opt``, ``--filter``).
+
+    ``("tome.keep=0.5", ...)`` becomes ``{"tome": {"keep": "0.5"}}``; each plugin's settings
+    model converts the values.
+    """
+
+    def parse(context, parameter, values) -> dict | None:
+        settings: dict[str, dict[str, str]] = {}
+        for value in values:
+            target, equals, setting = value.partition("=")
+            name, dot, field = target.partition(".")
+            if not (equals and dot and name and field):
+                raise click.BadParameter(f"{value!r} is not NAME.SETTING=VALUE (e.g. {example}).")
+            settings.setdefault(name.strip(), {})[field.strip()] = setting.strip()
+        return settings or None
+
+    return parse
+
+
+_optimizer_settings = _settings_by_name("tome.keep=0.5")
+_filter_settings = _settings_by_name("dedup.threshold=0.05")
 
 
 def engine_options(command):
@@ -67,6 +79,15 @@ def engine_options(command):
             callback=_optimizer_settings,
             help="An optimizer's setting, e.g. --opt tome.keep=0.5; repeatable [env TRIO_OPTIMIZER_SETTINGS, JSON].",
         ),
+        click.option(
+            "--filter",
+            "filter_settings",
+            multiple=True,
+            metavar="NAME.SETTING=VALUE",
+            callback=_filter_settings,
+            help="A frame filter's setting, e.g. --filter dedup.threshold=0.05 or --filter motion_gate.enabled=true; "
+            "repeatable [env TRIO_FILTER_SETTINGS, JSON].",
+        ),
         click.option("--max-tokens", type=int, help="Most new tokens [env TRIO_MAX_TOKENS]."),
         click.option("--temperature", type=float, help="0 is greedy [env TRIO_TEMPERATURE]."),
         click.option("--top-p", type=float, help="Nucleus sampling mass [env TRIO_TOP_P]."),
@@ -83,7 +104,7 @@ def engine_options(command):
 
 ENGINE_OPTION_NAMES = (
     "model", "backend", "device", "dtype", "optimizers", "optimizer_settings", "max_tokens", "temperature", "top_p", "seed",
-    "fps", "min_frames", "max_frames", "max_side",
+    "fps", "min_frames", "max_frames", "max_side", "filter_settings",
 )  # fmt: skip
 
 
@@ -144,7 +165,8 @@ def eval_command(suite_name, limit, compare, as_json, **options):
     reg = registry()
     suite = reg.find("eval suite", suite_name)
     given = {name: options.get(name) for name in ENGINE_OPTION_NAMES if name != "optimizers"}
-    # Every frame a suite made is meant to be seen: dedup is always off in an eval.
+    # Every frame a suite made is meant to be seen: dedup is off in an eval, whatever the
+    # environment says, unless --filter dedup.threshold asks for it (same level, so it wins).
     base = load_config(**given, dedup_threshold=0.0)
     configs = parse_configs(compare, [item.name for item in reg.of_kind("optimizer")])
     report = run_eval(suite, base, configs, limit=limit)

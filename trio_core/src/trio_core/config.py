@@ -2,16 +2,34 @@
 
 Precedence is CLI flag > environment > default: the CLI passes only the flags a user gave
 as keyword arguments, which pydantic-settings ranks above the environment.
+
+Plugins' own settings (``optimizer_settings``, ``filter_settings``) are dictionaries of
+``{name: {setting: value}}`` merged setting by setting across those levels, so
+``--filter dedup.threshold=0.1`` changes that one setting and keeps the rest from the
+environment. Each plugin checks its settings with its own pydantic model, through
+:func:`checked_settings`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .errors import ConfigError
+
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
+
+# The built-in filters' settings from before filters had settings of their own, kept as
+# documented aliases (so TRIO_DEDUP_THRESHOLD and TrioCore(dedup_threshold=0) still work):
+# field -> (filter, setting in filter_settings).
+FILTER_ALIASES = {
+    "dedup_threshold": ("dedup", "threshold"),
+    "motion_gate": ("motion_gate", "enabled"),
+    "motion_pixel_threshold": ("motion_gate", "pixel_threshold"),
+    "motion_min_area": ("motion_gate", "min_area"),
+}
 
 
 class EngineConfig(BaseSettings):
@@ -51,24 +69,42 @@ class EngineConfig(BaseSettings):
     )
 
     # Frame filters.
-    dedup_threshold: float = Field(
-        0.03,
-        ge=0.0,
-        le=1.0,
-        description="Drop a frame when even its most changed 1/64 of the picture differs from the last kept "
-        "frame by less than this on average (grayscale, 0..1); 0 turns dedup off.",
+    filter_settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Settings per frame filter, e.g. {'dedup': {'threshold': 0.05}, 'motion_gate': {'enabled': true}}; "
+        "each filter checks its own (trio plugins lists them).",
     )
-    motion_gate: bool = Field(False, description="Keep only frames that moved relative to the last kept frame.")
-    motion_pixel_threshold: float = Field(
-        0.1, gt=0.0, le=1.0, description="A pixel has moved when its grayscale value changes by more than this (0..1)."
+    # Aliases, folded into filter_settings (see FILTER_ALIASES): an entry of filter_settings for
+    # the same setting, given at the same level (keyword arguments, or the environment), wins.
+    # They are inputs only: read filter_settings; they are left out of dumps and cannot be assigned.
+    dedup_threshold: float | None = Field(
+        None, exclude=True, frozen=True, description="Alias of filter_settings dedup.threshold."
     )
-    motion_min_area: float = Field(
-        0.005, gt=0.0, le=1.0, description="A frame has motion when at least this fraction of its pixels moved."
+    motion_gate: bool | None = Field(
+        None, exclude=True, frozen=True, description="Alias of filter_settings motion_gate.enabled."
+    )
+    motion_pixel_threshold: float | None = Field(
+        None, exclude=True, frozen=True, description="Alias of filter_settings motion_gate.pixel_threshold."
+    )
+    motion_min_area: float | None = Field(
+        None, exclude=True, frozen=True, description="Alias of filter_settings motion_gate.min_area."
     )
 
     # Media fetched from URLs.
     download_max_mb: float = Field(512.0, gt=0.0, description="Largest media file fetched from a URL.")
     download_timeout_s: float = Field(30.0, gt=0.0, description="Give up on a URL that sends nothing for this long.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        # Fold the aliases into filter_settings level by level, before pydantic-settings merges
+        # the levels: a keyword alias then beats an environment entry, as any keyword beats the
+        # environment, while an entry given next to its alias, at the same level, beats the alias.
+        return tuple(
+            _FoldingFilterAliases(source)
+            for source in (init_settings, env_settings, dotenv_settings, file_secret_settings)
+        )
 
     @field_validator("optimizers", mode="before")
     @classmethod
@@ -87,19 +123,75 @@ class EngineConfig(BaseSettings):
 def load_config(base: EngineConfig | None = None, **overrides) -> EngineConfig:
     """An :class:`EngineConfig` with ``overrides`` (those not ``None``) on top of ``base``, or of the environment.
 
+    Filter settings are merged setting by setting: an override (an alias such as
+    ``dedup_threshold=0`` or a ``filter_settings`` entry) replaces that one setting of ``base``.
     Invalid values become a :class:`~trio_core.errors.ConfigError` with one readable sentence.
     """
-    from pydantic import ValidationError
-
-    from .errors import ConfigError
-
     given = {key: value for key, value in overrides.items() if value is not None}
     if base is not None:
-        given = {**base.model_dump(), **given}
+        given = fold_filter_aliases(given)
+        merged = _merged(base.filter_settings, given.get("filter_settings", {}))
+        given = {**base.model_dump(), **given, "filter_settings": merged}
     try:
         return EngineConfig(**given)
     except ValidationError as exc:
         raise ConfigError(_one_sentence(exc.errors()[0])) from None
+
+
+def fold_filter_aliases(given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` (one level of settings) with each alias also set in its ``filter_settings``,
+    unless ``filter_settings`` names that setting itself."""
+    aliases = {alias: given[alias] for alias in FILTER_ALIASES if given.get(alias) is not None}
+    settings = given.get("filter_settings") or {}
+    if not aliases or not isinstance(settings, dict):
+        return given  # nothing to fold, or a malformed value that validation will name
+    folded = {name: dict(fields) if isinstance(fields, dict) else fields for name, fields in settings.items()}
+    for alias, value in aliases.items():
+        name, setting = FILTER_ALIASES[alias]
+        fields = folded.setdefault(name, {})
+        if isinstance(fields, dict):
+            fields.setdefault(setting, value)
+    return {**given, "filter_settings": folded}
+
+
+def _merged(base: dict[str, dict[str, Any]], over: Any) -> Any:
+    """``over``'s settings on top of ``base``'s, setting by setting (a malformed ``over`` is left for validation)."""
+    if not isinstance(over, dict):
+        return over
+    merged: dict[str, Any] = {name: dict(settings) for name, settings in base.items()}
+    for name, settings in over.items():
+        merged[name] = {**merged.get(name, {}), **settings} if isinstance(settings, dict) else settings
+    return merged
+
+
+class _FoldingFilterAliases:
+    """A pydantic-settings source whose values have the filter aliases folded in (see :func:`fold_filter_aliases`)."""
+
+    def __init__(self, source):
+        self.source = source
+        self.__name__ = type(source).__name__
+
+    def __call__(self) -> dict[str, Any]:
+        return fold_filter_aliases(self.source())
+
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def checked_settings(model: type[SettingsModel], given: dict[str, Any], *, flag: str, name: str) -> SettingsModel:
+    """A plugin's settings: ``given`` checked by its pydantic ``model``.
+
+    A bad value or an unknown setting is a :class:`~trio_core.errors.ConfigError` in one
+    sentence that names the flag that sets it, e.g. ``--filter dedup.threshold: Input should
+    be less than or equal to 1 (settings of 'dedup': enabled, threshold).``
+    """
+    try:
+        return model(**given)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"]) or name
+        known = ", ".join(model.model_fields) or "none"
+        raise ConfigError(f"{flag} {name}.{field}: {problem['msg']} (settings of '{name}': {known}).") from None
 
 
 def _one_sentence(error: dict) -> str:

@@ -50,12 +50,14 @@ def register_frame_sources(register):
 
 @hookspec
 def register_frame_filters(register):
-    """Register frame filters: ``register(name, factory)``.
+    """Register frame filters: ``register(FilterClass)`` with a :class:`trio_core.filters.FrameFilter` subclass.
 
-    ``factory(config)`` takes the :class:`trio_core.config.EngineConfig` and returns a fresh
-    :class:`trio_core.filters.FrameFilter`, or ``None`` when the config turns the filter off.
-    Filters run after sampling and before the model, in plugin call order: installed plugins'
-    filters first (the most recently registered first), then the core's dedup and motion gate.
+    The class's ``name`` is the filter's name and its ``Settings`` what ``--filter
+    NAME.SETTING=VALUE`` and ``TRIO_FILTER_SETTINGS`` set. For every stream the core checks
+    the settings, asks the class whether they turn it on (``is_enabled``), and builds a fresh
+    filter from them. Filters run after sampling and before the model, in plugin call order:
+    installed plugins' filters first (the most recently registered first), then the core's
+    dedup and motion gate.
     """
 
 

@@ -5,6 +5,14 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class FrameFilterStep(BaseModel):
+    """Frames entering and leaving one frame filter."""
+
+    filter: str
+    before: int
+    after: int
+
+
 class VisualTokenStep(BaseModel):
     """Visual tokens entering and leaving one optimizer."""
 
@@ -20,8 +28,9 @@ class Metrics(BaseModel):
     """
 
     frames_in: int = Field(0, description="Frames the source yielded after sampling.")
-    frames_after_dedup: int = Field(0, description="Frames left after temporal dedup (equal to frames_in when off).")
-    frames_after_motion_gate: int = Field(0, description="Frames left after the motion gate (unchanged when off).")
+    frame_filter_steps: list[FrameFilterStep] = Field(
+        default_factory=list, description="Frames before and after each frame filter that ran, in the order they ran."
+    )
     frames_used: int = Field(0, description="Frames given to the model after every filter.")
     visual_tokens: int = Field(
         0, description="Visual tokens the vision encoder produced for the LLM, before optimizers."

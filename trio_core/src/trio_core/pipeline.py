@@ -10,15 +10,13 @@ from .backends import GenerationSettings, GenerationStats, LoadedModel
 from .chat import ImagePart, Message, VideoPart
 from .config import EngineConfig
 from .errors import MediaError
+from .filters import enabled_filters
 from .frames import Frame, SamplingPlan
-from .metrics import Metrics, VisualTokenStep
+from .metrics import FrameFilterStep, Metrics, VisualTokenStep
 from .plugins import registry
 from .postprocess import StopScanner, ThinkStripper
 from .postprocess import strip_thinking as strip_thinking_from
 from .sources import read_frames
-
-# Where each built-in filter's survivors are counted in Metrics.
-_FILTER_COUNTS = {"dedup": "frames_after_dedup", "motion_gate": "frames_after_motion_gate"}
 
 
 @dataclass
@@ -42,23 +40,23 @@ def read_clip(target, plan: SamplingPlan, config: EngineConfig) -> Clip:
 def gather_frames(target, plan: SamplingPlan, config: EngineConfig, metrics: Metrics) -> list[Frame]:
     """Read ``target`` through its frame source, then run every enabled frame filter in order.
 
-    Each built-in filter's count is what is left at its place in the order, whether it ran or not.
+    The filters' settings are checked before anything is read; each filter that ran is one
+    step of ``metrics.frame_filter_steps``.
     """
+    frame_filters = enabled_filters(config, registry())
     frames = read_frames(target, plan, config)
     if not frames:
         raise MediaError(f"No frame could be read from {_name(target)}.")
     metrics.frames_in = len(frames)
-    for item in registry().of_kind("frame filter"):
-        frame_filter = item.obj(config)
-        if frame_filter is not None:
-            frames = frame_filter.apply(frames)
-            if not frames:
-                raise MediaError(
-                    f"The {item.name} filter dropped every frame of {_name(target)}: "
-                    "nothing is left to ask about, so turn that filter off or loosen it."
-                )
-        if item.name in _FILTER_COUNTS:
-            setattr(metrics, _FILTER_COUNTS[item.name], len(frames))
+    for frame_filter in frame_filters:
+        before = len(frames)
+        frames = frame_filter.apply(frames)
+        if not frames:
+            raise MediaError(
+                f"The {frame_filter.name} filter dropped every frame of {_name(target)}: "
+                "nothing is left to ask about, so turn that filter off or loosen it."
+            )
+        metrics.frame_filter_steps.append(FrameFilterStep(filter=frame_filter.name, before=before, after=len(frames)))
     metrics.frames_used = len(frames)
     return frames
 

@@ -117,6 +117,7 @@ _HOOK_KINDS = {
     "register_frame_sources": "frame source",
     "register_models": "model",
     "register_eval_suites": "eval suite",
+    "register_frame_filters": "frame filter",
 }
 
 
@@ -139,12 +140,6 @@ def registry() -> Registry:
                 found.items.append(Registered(_kind, obj.name, obj, _plugin))
 
             impl.function(register)
-    for impl in reversed(pm.hook.register_frame_filters.get_hookimpls()):
-
-        def register_filter(name, factory, _plugin=impl.plugin_name):
-            found.items.append(Registered("frame filter", name, factory, _plugin))
-
-        impl.function(register_filter)
     return found
 
 

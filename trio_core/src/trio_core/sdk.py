@@ -13,6 +13,7 @@ from .chat import Message, question_about
 from .config import EngineConfig, load_config
 from .errors import PluginNotFoundError, TrioError
 from .families import ModelFamily, select_family
+from .filters import enabled_filters
 from .frames import SamplingPlan
 from .metrics import Metrics
 from .models import read_model_type, resolve_model
@@ -62,6 +63,7 @@ class TrioCore:
         reg = registry()
         backend, family = choose_backend(self.config.backend, model_type, reg)
         optimizers = plan_optimizers(self.config, family.name, backend.name, reg)
+        enabled_filters(self.config, reg)  # bad frame-filter settings fail before the model loads
         model = backend.load(model_dir, family, self.config)
         for optimizer in optimizers:
             optimizer.apply(model, self.config)

@@ -119,9 +119,8 @@ async def analyze_frames(
     def read() -> Clip:
         images = [open_image(data, f"frame {i + 1}") for i, data in enumerate(uploads)]
         clip_frames = frames_of_images(engine, images, plan.max_frames, plan.fps)
-        count = len(clip_frames)
-        metrics = Metrics(frames_in=len(images), frames_after_dedup=count, frames_after_motion_gate=count)
-        metrics.frames_used = count
+        # The caller chose these frames: they are thinned to the server's limit, never filtered as a clip.
+        metrics = Metrics(frames_in=len(images), frames_used=len(clip_frames))
         return Clip(clip_frames, plan, metrics, read_ms=(time.perf_counter() - started) * 1000)
 
     clip = await run_in_threadpool(read)
