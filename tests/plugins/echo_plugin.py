@@ -17,6 +17,7 @@ from trio_core.chat import ImagePart, VideoPart
 from trio_core.evaluation import EvalItem, EvalSuite
 from trio_core.families import ModelFamily
 from trio_core.frames import Frame
+from trio_core.generation import RequestHook, finish_request, request_hooks, start_request
 from trio_core.models import NamedModel
 from trio_core.optimizers import Optimizer, Stage
 from trio_core.sources import FrameSource
@@ -34,6 +35,8 @@ class FakeSource(FrameSource):
 
 
 class EchoModel(LoadedModel):
+    """Answers with what it was shown; optimizers take part in its requests through trio's request hooks."""
+
     backend = "echo"
     device = "cpu"
     dtype = "none"
@@ -41,20 +44,25 @@ class EchoModel(LoadedModel):
     def __init__(self, family, model_dir):
         self.family = family
         self.model_dir = model_dir
+        self.request_hooks = []
 
     def prepare(self, messages):
         frames = 0
         for part in messages[-1].parts:
             frames += len(part.frames) if isinstance(part, VideoPart) else isinstance(part, ImagePart)
         words = f"I saw {frames} frames and you asked: {messages[-1].text}".split(" ")
-        return PreparedPrompt(inputs=words, prompt_tokens=len(messages[-1].text.split()), visual_tokens=frames)
+        inputs = {"words": words, "visual_tokens": frames}
+        return PreparedPrompt(inputs=inputs, prompt_tokens=len(messages[-1].text.split()), visual_tokens=frames)
 
     def generate(self, prompt, settings, stats):
-        for index, word in enumerate(prompt.inputs[: settings.max_tokens]):
+        request = start_request(self, dict(prompt.inputs), {}, stats)
+        words = request.inputs["words"]
+        for index, word in enumerate(words[: settings.max_tokens]):
             stats.token_ids.append(index)
             yield word if index == 0 else " " + word
         stats.completion_tokens = len(stats.token_ids)
-        stats.finish_reason = "length" if len(prompt.inputs) > settings.max_tokens else "stop"
+        stats.finish_reason = "length" if len(words) > settings.max_tokens else "stop"
+        finish_request(self, request)
 
 
 class EchoBackend(Backend):
@@ -92,16 +100,17 @@ class Halve(Optimizer):
     name = "halve"
     stage = Stage.AFTER_ENCODER
     families = frozenset({"echo"})
-    backends = frozenset({"echo"})
+    implementations = {"echo": "trio_echo:install_halve"}
 
-    def apply(self, model, config):
-        inner = model.generate
 
-        def generate(prompt, settings, stats):
-            stats.visual_token_steps.append((self.name, prompt.visual_tokens, prompt.visual_tokens // 2))
-            yield from inner(prompt, settings, stats)
+class HalveHook(RequestHook):
+    def before_generate(self, model, request):
+        visual = request.inputs["visual_tokens"]
+        request.stats.visual_token_steps.append(("halve", visual, visual // 2))
 
-        model.generate = generate
+
+def install_halve(model, settings):
+    request_hooks(model, "halve").append(HalveHook())
 
 
 class FrameCountSuite(EvalSuite):

@@ -7,6 +7,7 @@ from pydantic import Field
 from trio_core import TrioCore, hookimpl
 from trio_core.cli import _optimizer_settings
 from trio_core.errors import ConfigError, IncompatibleOptimizerError, PluginNotFoundError
+from trio_core.generation import RequestHook, request_hooks
 from trio_core.optimizers import Optimizer, OptimizerSettings, Stage
 from trio_core.plugins import load_plugins, plugin_report, pm
 
@@ -18,20 +19,31 @@ class Halve(Optimizer):
         keep: float = Field(0.5, gt=0.0, le=1.0, description="Share of the visual tokens kept.")
 
     def __init__(self, name, stage, families=frozenset({"echo"}), conflicts=frozenset()):
-        self.name, self.stage, self.families, self.backends = name, stage, frozenset(families), frozenset({"echo"})
+        self.name, self.stage, self.families = name, stage, frozenset(families)
+        self.implementations = {"echo": f"{__name__}:install_halving"}
         self.conflicts = frozenset(conflicts)
 
-    def apply(self, model, config):
-        model.applied = [*getattr(model, "applied", []), self.name]
-        inner = model.generate
-        keep = self.settings(config).keep
+    def implementation(self, backend, distribution=None):
+        install = super().implementation(backend, distribution)  # the table's checks and import
+        return lambda model, settings: install(model, self.name, settings)
 
-        def generate(prompt, settings, stats):
-            yield from inner(prompt, settings, stats)
-            before = stats.visual_token_steps[-1][2] if stats.visual_token_steps else prompt.visual_tokens
-            stats.visual_token_steps.append((self.name, before, int(before * keep)))
 
-        model.generate = generate
+class Halving(RequestHook):
+    """Each step starts from the tokens the previous optimizer left."""
+
+    def __init__(self, name, keep):
+        self.name, self.keep = name, keep
+
+    def after_generate(self, model, request):
+        steps = request.stats.visual_token_steps
+        before = steps[-1][2] if steps else request.inputs["visual_tokens"]
+        steps.append((self.name, before, int(before * self.keep)))
+
+
+def install_halving(model, name, settings):
+    """Halve's implementation on the echo backend (one for every instance: it is told which one it installs)."""
+    model.applied = [*getattr(model, "applied", []), name]
+    request_hooks(model, name).append(Halving(name, settings.keep))
 
 
 class OptimizerPlugin:
@@ -126,7 +138,7 @@ def test_plugins_text_shows_settings_and_conflicts(optimizers):
 
     halve = next(plugin for plugin in plugin_report() if plugin["name"] == "halve")
     listed = {item["name"]: _brief(item) for item in halve["registers"]["optimizer"]}
-    assert listed["reuse"] == "reuse [echo] (keep=0.5) not with prune"
+    assert listed["reuse"] == "reuse [echo] (keep=0.5) not with prune on echo"
 
 
 def test_opt_flags_become_settings_per_optimizer():

@@ -4,7 +4,6 @@ import base64
 import contextlib
 import http.server
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from trio_core.bench import free_port
 from trio_core.config import EngineConfig
 from trio_core.server import create_app
 from trio_core.server.settings import ServerSettings
@@ -54,12 +54,6 @@ def client(tmp_path_factory):
     """No keys, the demo folder as the media root."""
     with app_client(media_roots=[str(DEMO)]) as client:
         yield client
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager

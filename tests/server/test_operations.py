@@ -2,12 +2,13 @@
 
 import concurrent.futures
 import json
+import statistics
 
 import httpx
 import pytest
 
 from tests.server.conftest import app_client, data_url, png_b64, running_server
-from trio_backend_torch.tiny import build_checkpoint
+from trio_backend_torch.testing import build_checkpoint
 
 ADMIN = "admin-key-9"
 
@@ -119,7 +120,10 @@ def test_bench_serve_compares_http_with_the_sdk_in_one_run():
 
     report = measure("trio-tiny", count=4, clients=4, queue_size=1, max_tokens=2, size=112)
     one, load = report["one_client"], report["saturation"]
-    assert one["rounds"] == 4 and one["overhead"] > 0 and one["sdk_p50_ms"] > 0
+    assert one["rounds"] == len(one["rounds_sdk_ms"]) == len(one["rounds_http_ms"]) == 4
+    pairs = zip(one["rounds_http_ms"], one["rounds_sdk_ms"], strict=True)
+    assert one["overhead"] == statistics.median(http / sdk for http, sdk in pairs)
+    assert one["sdk_p50_ms"] == statistics.median(one["rounds_sdk_ms"])
     assert load["answered"] >= 1 and load["errors"] == 0 and load["healthz_ok"]
     assert load["answered"] + load["rejected"] == 4 * 2
 

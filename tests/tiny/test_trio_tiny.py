@@ -118,10 +118,11 @@ class DoNothing(Optimizer):
     name = "do-nothing"
     stage = Stage.KV_CACHE
     families = frozenset({"qwen2_5_vl"})
-    backends = frozenset({"torch"})
+    implementations = {"torch": f"{__name__}:leave_alone"}
 
-    def apply(self, model, config):
-        pass
+
+def leave_alone(model, settings):
+    """DoNothing's torch implementation."""
 
 
 def test_compare_reports_retention_against_the_baseline():

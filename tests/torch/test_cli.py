@@ -1,12 +1,14 @@
 """The `trio` command with the torch backend, run in a subprocess on a real video file."""
 
 import json
+import shutil
+from pathlib import Path
 
 from tests.cli import run_trio
 from tests.media import moving_square_frames, write_clip
 
 
-def test_analyze_streams_the_answer_then_one_metrics_line(checkpoint, tmp_path):
+def test_analyze_streams_the_answer_then_one_metrics_line(trio_checkpoint, tmp_path):
     video = write_clip(tmp_path / "clip.mp4", moving_square_frames(20), fps=10)
     result = run_trio(
         "analyze",
@@ -14,7 +16,7 @@ def test_analyze_streams_the_answer_then_one_metrics_line(checkpoint, tmp_path):
         "-q",
         "Where does the square go?",
         "--model",
-        str(checkpoint("smolvlm")),
+        str(trio_checkpoint("smolvlm")),
         "--max-tokens",
         "6",
         "--fps",
@@ -26,9 +28,9 @@ def test_analyze_streams_the_answer_then_one_metrics_line(checkpoint, tmp_path):
     assert "ms total" in metrics_line and "frames 4->4" in metrics_line
 
 
-def test_analyze_json_has_text_model_backend_and_all_metrics(checkpoint, tmp_path):
+def test_analyze_json_has_text_model_backend_and_all_metrics(trio_checkpoint, tmp_path):
     video = write_clip(tmp_path / "clip.mp4", moving_square_frames(20), fps=10)
-    model = str(checkpoint("qwen2_5_vl"))
+    model = str(trio_checkpoint("qwen2_5_vl"))
     result = run_trio(
         "analyze",
         str(video),
@@ -68,10 +70,10 @@ def test_analyze_json_has_text_model_backend_and_all_metrics(checkpoint, tmp_pat
     assert [step["filter"] for step in metrics["frame_filter_steps"]] == ["dedup"]  # on by default, the gate off
 
 
-def test_analyze_of_a_corrupt_file_is_one_sentence_and_exit_1(checkpoint, tmp_path):
+def test_analyze_of_a_corrupt_file_is_one_sentence_and_exit_1(trio_checkpoint, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x01not a video at all" * 50)
-    result = run_trio("analyze", str(broken), "-q", "What?", "--model", str(checkpoint("llava")))
+    result = run_trio("analyze", str(broken), "-q", "What?", "--model", str(trio_checkpoint("llava")))
     assert result.returncode == 1
     assert result.stderr.startswith("Error: ") and result.stderr.strip().count("\n") == 0
     assert "broken.mp4" in result.stderr
@@ -92,6 +94,8 @@ def test_doctor_reports_backend_device_video_and_disk():
     torch_backend = next(backend for backend in report["backends"] if backend["name"] == "torch")
     assert "torch" in torch_backend["versions"] and "transformers" in torch_backend["versions"]
     assert report["pyav"] and "libavcodec" in report["ffmpeg"]
-    assert report["model_cache_free_gb"] >= 0
+    cache = Path(report["model_cache"])
+    probe = next(path for path in (cache, *cache.parents) if path.exists())  # the disk the cache is (or would be) on
+    assert abs(report["model_cache_free_gb"] - shutil.disk_usage(probe).free / 1e9) < 1.0
     text = run_trio("doctor", check=True).stdout
     assert "would use: torch on cpu" in text

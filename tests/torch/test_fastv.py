@@ -5,7 +5,7 @@ import torch
 
 from tests.torch.engines import ask, engine_for, noise_frames
 from trio_core.errors import ConfigError
-from trio_opt_fastv.ranking import attention_received, tokens_to_keep
+from trio_opt_fastv.torch.ranking import attention_received, tokens_to_keep
 
 QUESTION = "What is happening in this clip?"
 
@@ -16,10 +16,10 @@ def fastv(path, layer=0, drop=0.5):
 
 @pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen2_vl"])
 @pytest.mark.parametrize("kind", ["image", "video"])
-def test_dropping_nothing_answers_token_for_token_as_without_it(family, kind, checkpoint):
+def test_dropping_nothing_answers_token_for_token_as_without_it(family, kind, trio_checkpoint):
     item = noise_frames(seed=1)[0] if kind == "image" else noise_frames(seed=1)
-    expected = ask(engine_for(checkpoint(family)), item, QUESTION)
-    got = ask(fastv(checkpoint(family), drop=0.0), item, QUESTION)
+    expected = ask(engine_for(trio_checkpoint(family)), item, QUESTION)
+    got = ask(fastv(trio_checkpoint(family), drop=0.0), item, QUESTION)
     assert got.token_ids == expected.token_ids
     assert [(s.optimizer, s.before, s.after) for s in got.metrics.visual_token_steps] == [
         ("fastv", expected.metrics.visual_tokens, expected.metrics.visual_tokens)
@@ -27,9 +27,9 @@ def test_dropping_nothing_answers_token_for_token_as_without_it(family, kind, ch
 
 
 @pytest.mark.parametrize("kind", ["image", "video"])
-def test_half_the_visual_tokens_leave_the_prefill_and_the_cache(kind, checkpoint):
+def test_half_the_visual_tokens_leave_the_prefill_and_the_cache(kind, trio_checkpoint):
     item = noise_frames(seed=2)[0] if kind == "image" else noise_frames(seed=2)
-    engine = fastv(checkpoint("qwen2_5_vl"), drop=0.5)
+    engine = fastv(trio_checkpoint("qwen2_5_vl"), drop=0.5)
     lengths = []
     language = engine.model.model.model.language_model
     language.layers[-1].register_forward_pre_hook(lambda module, args: lengths.append(args[0].shape[1]))
@@ -41,11 +41,11 @@ def test_half_the_visual_tokens_leave_the_prefill_and_the_cache(kind, checkpoint
     assert first.token_ids == again.token_ids and len(first.token_ids) == 12
 
 
-def test_settings_are_checked_at_load(checkpoint):
+def test_settings_are_checked_at_load(trio_checkpoint):
     with pytest.raises(ConfigError, match="fastv.layer"):
-        fastv(checkpoint("qwen2_5_vl"), layer=50)
+        fastv(trio_checkpoint("qwen2_5_vl"), layer=50)
     with pytest.raises(ConfigError, match="fastv.drop"):
-        fastv(checkpoint("qwen2_5_vl"), drop=1.0)
+        fastv(trio_checkpoint("qwen2_5_vl"), drop=1.0)
 
 
 def test_ranking_follows_the_attention_of_the_question_rows():
@@ -65,14 +65,30 @@ def test_ranking_follows_the_attention_of_the_question_rows():
     assert tokens_to_keep(received, visual, drop=0.0).tolist() == list(range(6))
 
 
-def test_bench_compares_each_setting_with_no_optimizer_in_one_run(checkpoint):
-    from trio_backend_torch.bench import compare_optimizers, render_comparison
+def test_bench_compares_each_setting_with_no_optimizer_in_one_run(trio_checkpoint):
+    import statistics
 
-    configs = {"half": {"optimizers": ["fastv"], "optimizer_settings": {"fastv": {"layer": 0, "drop": 0.5}}}}
+    from trio_core.bench import compare_optimizers, render_comparison
+
+    configs = {
+        "none": {"optimizers": ["fastv"], "optimizer_settings": {"fastv": {"layer": 0, "drop": 0.0}}},
+        "half": {"optimizers": ["fastv"], "optimizer_settings": {"fastv": {"layer": 0, "drop": 0.5}}},
+    }
     report = compare_optimizers(
-        checkpoint("qwen2_5_vl"), configs, runs=2, max_tokens=4, frame_count=1, size=112, device="cpu"
+        trio_checkpoint("qwen2_5_vl"), configs, runs=3, max_tokens=4, frame_count=1, size=112, device="cpu"
     )
-    baseline, half = report["configs"]
-    assert baseline["name"] == "baseline" and baseline["latency_ratio"] == 1.0 and baseline["same_answer"]
+    baseline = report["baseline"]
+    none, half = report["configs"]
+    assert [config["name"] for config in report["configs"]] == ["none", "half"]
+    assert none["same_answer"] and none["visual_tokens_after"] == none["visual_tokens"] == baseline["visual_tokens"]
     assert half["visual_tokens_after"] == half["visual_tokens"] - half["visual_tokens"] // 2
-    assert half["prefill_ratio"] > 0 and "speedup" in render_comparison(report)
+    # Every figure comes from the same paired rounds: one time per configuration per round.
+    for config in (baseline, none, half):
+        assert len(config["rounds_latency_ms"]) == len(config["rounds_prefill_ms"]) == 3
+    pairs = zip(half["rounds_latency_ms"], baseline["rounds_latency_ms"], strict=True)
+    assert half["latency_ratio"] == statistics.median(a / b for a, b in pairs)
+    assert half["latency_ms"] == statistics.median(half["rounds_latency_ms"])
+    table = render_comparison(report).splitlines()
+    assert table[2].split()[:4] == ["baseline", str(baseline["visual_tokens"]), "of", str(baseline["visual_tokens"])]
+    assert table[4].split()[1:3] == [str(half["visual_tokens_after"]), "of"]
+    assert table[4].split()[-2:] == [f"{1 / half['latency_ratio']:.2f}x", "no" if not half["same_answer"] else "yes"]

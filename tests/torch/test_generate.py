@@ -37,23 +37,25 @@ def raw_generate(path, content, max_tokens, **processor_kwargs):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_image_answer_is_token_for_token_identical_to_model_generate(family, checkpoint):
+def test_image_answer_is_token_for_token_identical_to_model_generate(family, trio_checkpoint):
     image = clip(1)[0]
-    result = engine_for(checkpoint(family)).analyze_frame(image, QUESTION)
-    raw = raw_generate(checkpoint(family), [{"type": "image", "image": image}, {"type": "text", "text": QUESTION}], 12)
+    result = engine_for(trio_checkpoint(family)).analyze_frame(image, QUESTION)
+    raw = raw_generate(
+        trio_checkpoint(family), [{"type": "image", "image": image}, {"type": "text", "text": QUESTION}], 12
+    )
     assert result.token_ids == raw
     assert result.metrics.visual_tokens > 0
 
 
 @pytest.mark.parametrize("family", sorted(NATIVE_VIDEO))
-def test_video_answer_is_token_for_token_identical_to_model_generate(family, checkpoint):
+def test_video_answer_is_token_for_token_identical_to_model_generate(family, trio_checkpoint):
     frames = clip(4)
-    result = engine_for(checkpoint(family)).analyze_video(frames, QUESTION)
+    result = engine_for(trio_checkpoint(family)).analyze_video(frames, QUESTION)
     metadata = VideoMetadata(
         total_num_frames=4, fps=2.0, frames_indices=[0, 1, 2, 3], duration=2.0, width=96, height=64
     )
     raw = raw_generate(
-        checkpoint(family),
+        trio_checkpoint(family),
         [{"type": "video", "video": np.stack(frames)}, {"type": "text", "text": QUESTION}],
         12,
         video_metadata=[metadata],
@@ -64,15 +66,15 @@ def test_video_answer_is_token_for_token_identical_to_model_generate(family, che
 
 
 @pytest.mark.parametrize("family", ["idefics3", "llava"])
-def test_families_without_video_see_every_sampled_frame_as_an_image(family, checkpoint):
-    one = engine_for(checkpoint(family)).analyze_video(clip(1), QUESTION)
-    three = engine_for(checkpoint(family)).analyze_video(clip(3), QUESTION)
+def test_families_without_video_see_every_sampled_frame_as_an_image(family, trio_checkpoint):
+    one = engine_for(trio_checkpoint(family)).analyze_video(clip(1), QUESTION)
+    three = engine_for(trio_checkpoint(family)).analyze_video(clip(3), QUESTION)
     assert three.metrics.visual_tokens == 3 * one.metrics.visual_tokens
     assert three.family in {"idefics3", "generic"}
 
 
-def test_stream_yields_text_deltas_then_the_result(checkpoint):
-    engine = engine_for(checkpoint("smolvlm"), max_tokens=10)
+def test_stream_yields_text_deltas_then_the_result(trio_checkpoint):
+    engine = engine_for(trio_checkpoint("smolvlm"), max_tokens=10)
     items = list(engine.stream_video(clip(2), QUESTION))
     *deltas, result = items
     assert isinstance(result, AnalysisResult)
@@ -81,8 +83,8 @@ def test_stream_yields_text_deltas_then_the_result(checkpoint):
     assert result.text
 
 
-def test_metrics_are_filled(checkpoint):
-    result = engine_for(checkpoint("smolvlm"), max_tokens=10).analyze_video(clip(3), QUESTION)
+def test_metrics_are_filled(trio_checkpoint):
+    result = engine_for(trio_checkpoint("smolvlm"), max_tokens=10).analyze_video(clip(3), QUESTION)
     m = result.metrics
     assert (m.frames_in, m.frame_filter_steps, m.frames_used) == (3, [], 3)  # engine_for turns dedup off
     assert m.visual_tokens == m.visual_tokens_after > 0
@@ -95,8 +97,8 @@ def test_metrics_are_filled(checkpoint):
         assert m.decode_tokens_per_s > 0
 
 
-def test_max_tokens_ends_with_finish_reason_length(checkpoint):
-    result = engine_for(checkpoint("llava"), max_tokens=3).analyze_frame(clip(1)[0], QUESTION)
+def test_max_tokens_ends_with_finish_reason_length(trio_checkpoint):
+    result = engine_for(trio_checkpoint("llava"), max_tokens=3).analyze_frame(clip(1)[0], QUESTION)
     assert len(result.token_ids) == 3
     assert result.finish_reason == "length"
 
@@ -111,8 +113,8 @@ def force_token(engine, token_id):
     return engine.model.model.lm_head.register_forward_hook(prefer)
 
 
-def test_generation_stops_on_the_chat_end_token_even_when_the_config_omits_it(checkpoint):
-    engine = engine_for(checkpoint("qwen2_5_vl"))
+def test_generation_stops_on_the_chat_end_token_even_when_the_config_omits_it(trio_checkpoint):
+    engine = engine_for(trio_checkpoint("qwen2_5_vl"))
     im_end = engine.model.tokenizer.convert_tokens_to_ids("<|im_end|>")
     engine.model.model.generation_config.eos_token_id = [engine.model.tokenizer.convert_tokens_to_ids("<|endoftext|>")]
     engine.load()  # stop ids are read at load: the family's end token is added to what the config lists
@@ -127,8 +129,8 @@ def test_generation_stops_on_the_chat_end_token_even_when_the_config_omits_it(ch
     assert result.text == ""
 
 
-def test_generation_stops_on_every_eos_id_of_the_generation_config(checkpoint):
-    engine = engine_for(checkpoint("qwen2_5_vl"))
+def test_generation_stops_on_every_eos_id_of_the_generation_config(trio_checkpoint):
+    engine = engine_for(trio_checkpoint("qwen2_5_vl"))
     eos_ids = engine.model.model.generation_config.eos_token_id
     assert len(eos_ids) >= 2
     for eos in eos_ids:
@@ -139,8 +141,8 @@ def test_generation_stops_on_every_eos_id_of_the_generation_config(checkpoint):
             hook.remove()
 
 
-def test_sampling_honours_temperature_top_p_and_seed(checkpoint):
-    engine = engine_for(checkpoint("llava"), max_tokens=16)
+def test_sampling_honours_temperature_top_p_and_seed(trio_checkpoint):
+    engine = engine_for(trio_checkpoint("llava"), max_tokens=16)
     image = clip(1)[0]
     first = engine.analyze_frame(image, QUESTION, temperature=1.5, top_p=0.95, seed=3)
     again = engine.analyze_frame(image, QUESTION, temperature=1.5, top_p=0.95, seed=3)
@@ -150,13 +152,13 @@ def test_sampling_honours_temperature_top_p_and_seed(checkpoint):
     assert other.token_ids != first.token_ids or greedy.token_ids != first.token_ids
 
 
-def test_cpu_defaults_to_float32_and_unknown_devices_are_refused(checkpoint):
-    engine = engine_for(checkpoint("llava"))
+def test_cpu_defaults_to_float32_and_unknown_devices_are_refused(trio_checkpoint):
+    engine = engine_for(trio_checkpoint("llava"))
     assert (engine.model.device, engine.model.dtype) == ("cpu", "float32")
     assert engine.model.model.dtype == torch.float32
     with pytest.raises(ConfigError, match="Device 'cuda' is not available"):
-        engine_for(checkpoint("llava"), device="cuda")
-    assert engine_for(checkpoint("llava"), dtype="bfloat16").model.model.dtype == torch.bfloat16
+        engine_for(trio_checkpoint("llava"), device="cuda")
+    assert engine_for(trio_checkpoint("llava"), dtype="bfloat16").model.model.dtype == torch.bfloat16
 
 
 def test_model_reference_errors_are_clear(tmp_path):

@@ -16,7 +16,7 @@ transformers = pytest.importorskip("transformers")
 from safetensors.torch import load_file  # noqa: E402
 from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: E402
 
-from trio_backend_torch.tiny import FAMILIES, build_checkpoint, build_tokenizer  # noqa: E402
+from trio_backend_torch.testing import FAMILIES, build_checkpoint, build_tokenizer  # noqa: E402
 
 VIDEO_FAMILIES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl", "smolvlm")
 

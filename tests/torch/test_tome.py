@@ -8,8 +8,9 @@ from trio_backend_torch.attention import segments
 from trio_core.chat import question_about
 from trio_core.errors import ConfigError
 from trio_core.pipeline import media_part
-from trio_opt_tome.merging import bipartite_matching, merge_weighted, units_to_remove
-from trio_opt_tome.tower import Schedule, encode
+from trio_opt_tome.schedule import Schedule
+from trio_opt_tome.torch.merging import bipartite_matching, merge_weighted, units_to_remove
+from trio_opt_tome.torch.tower import encode
 
 FAMILIES = ["qwen2_5_vl", "qwen2_vl"]
 QUESTION = "What is happening in this clip?"
@@ -31,8 +32,8 @@ def tower_inputs(engine, item):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_with_nothing_to_merge_the_loop_computes_the_stock_tower(family, checkpoint):
-    engine = engine_for(checkpoint(family))
+def test_with_nothing_to_merge_the_loop_computes_the_stock_tower(family, trio_checkpoint):
+    engine = engine_for(trio_checkpoint(family))
     visual = engine.model.model.model.visual
     frames = noise_frames(count=4, height=112, width=168, seed=3)
     for item in (frames[0], frames):
@@ -46,10 +47,10 @@ def test_with_nothing_to_merge_the_loop_computes_the_stock_tower(family, checkpo
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("kind", ["image", "video"])
-def test_merging_halves_the_visual_tokens_and_generates(family, kind, checkpoint):
+def test_merging_halves_the_visual_tokens_and_generates(family, kind, trio_checkpoint):
     item = noise_frames(seed=4)[0] if kind == "image" else noise_frames(seed=4)
-    baseline = ask(engine_for(checkpoint(family)), item, QUESTION)
-    engine = engine_for(checkpoint(family), optimizers=["tome"])
+    baseline = ask(engine_for(trio_checkpoint(family)), item, QUESTION)
+    engine = engine_for(trio_checkpoint(family), optimizers=["tome"])
     seen = []
     engine.model.model.model.language_model.register_forward_pre_hook(
         lambda module, args, kwargs: seen.append(kwargs["inputs_embeds"].shape[1]), with_kwargs=True
@@ -63,8 +64,8 @@ def test_merging_halves_the_visual_tokens_and_generates(family, kind, checkpoint
     assert merged.token_ids == again.token_ids and len(merged.token_ids) == 12
 
 
-def test_merged_tokens_keep_the_positions_of_their_units(checkpoint):
-    engine = engine_for(checkpoint("qwen2_5_vl"), optimizers=["tome"])
+def test_merged_tokens_keep_the_positions_of_their_units(trio_checkpoint):
+    engine = engine_for(trio_checkpoint("qwen2_5_vl"), optimizers=["tome"])
     captured = {}
     generate = engine.model.model.generate
 
@@ -112,19 +113,19 @@ def test_matching_stays_inside_segments_and_merges_weighted_by_size():
     assert units_to_remove(torch.tensor([16, 3, 1]), torch.tensor([16, 4, 1]), 0.5).tolist() == [8, 1, 0]
 
 
-def test_settings_are_checked_at_load(checkpoint):
+def test_settings_are_checked_at_load(trio_checkpoint):
     with pytest.raises(ConfigError, match="tome.layers"):
-        engine_for(checkpoint("qwen2_5_vl"), optimizers=["tome"], optimizer_settings={"tome": {"layers": [9]}})
+        engine_for(trio_checkpoint("qwen2_5_vl"), optimizers=["tome"], optimizer_settings={"tome": {"layers": [9]}})
     with pytest.raises(ConfigError, match="tome.keep"):
-        engine_for(checkpoint("qwen2_5_vl"), optimizers=["tome"], optimizer_settings={"tome": {"keep": 0}})
+        engine_for(trio_checkpoint("qwen2_5_vl"), optimizers=["tome"], optimizer_settings={"tome": {"keep": 0}})
 
 
 @pytest.mark.parametrize("kind", ["image", "video"])
-def test_tome_fastv_and_kvreuse_compose_and_answer_consistently(kind, checkpoint):
+def test_tome_fastv_and_kvreuse_compose_and_answer_consistently(kind, trio_checkpoint):
     item = noise_frames(seed=6)[0] if kind == "image" else noise_frames(seed=6)
     settings = {"fastv": {"layer": 0}}
     all_three = engine_for(
-        checkpoint("qwen2_5_vl"), optimizers=["tome", "fastv", "kvreuse"], optimizer_settings=settings
+        trio_checkpoint("qwen2_5_vl"), optimizers=["tome", "fastv", "kvreuse"], optimizer_settings=settings
     )
     assert [optimizer.name for optimizer in all_three.optimizers] == ["tome", "fastv", "kvreuse"]
     questions = [QUESTION, "Is anyone at the door?", QUESTION]
@@ -137,8 +138,8 @@ def test_tome_fastv_and_kvreuse_compose_and_answer_consistently(kind, checkpoint
     assert [step[0] for step in first] == ["tome", "fastv"] and first[0][1] == results[0].metrics.visual_tokens
     assert later == [("fastv", first[0][2], first[1][2])]
     # Without FastV, ToMe + kvreuse answer a later question exactly as ToMe alone does.
-    tome = engine_for(checkpoint("qwen2_5_vl"), optimizers=["tome"])
-    cached = engine_for(checkpoint("qwen2_5_vl"), optimizers=["tome", "kvreuse"])
+    tome = engine_for(trio_checkpoint("qwen2_5_vl"), optimizers=["tome"])
+    cached = engine_for(trio_checkpoint("qwen2_5_vl"), optimizers=["tome", "kvreuse"])
     ask(cached, item, questions[0])
     again = ask(cached, item, questions[1])
     assert again.metrics.cache_hit == "prefix" and again.token_ids == ask(tome, item, questions[1]).token_ids

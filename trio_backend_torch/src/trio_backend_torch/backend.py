@@ -59,6 +59,14 @@ class TorchBackend(Backend):
         model.to(device).eval()
         return TorchModel(model, processor, family, model_dir=model_dir, device=device, dtype=dtype)
 
+    def write_random_checkpoint(self, family: str, directory: Path, *, size: str = "tiny", depth=None) -> Path:
+        from .testing import build_checkpoint
+
+        try:
+            return build_checkpoint(family, directory, size=size, depth=depth)
+        except ValueError as error:  # an unknown family or size: say which exist
+            raise ConfigError(str(error)) from None
+
     def pick_device(self, requested: str) -> str:
         """``auto`` is the best device here (cuda > mps > cpu); anything else must exist."""
         available = self.devices()

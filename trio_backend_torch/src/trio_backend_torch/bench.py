@@ -2,72 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import statistics
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import numpy as np
 
-
-def bench_options(max_tokens: int, size: int):
-    """The options every ``trio bench`` command shares: model, runs, new tokens, frame size, device, JSON."""
-
-    def decorate(command):
-        options = [
-            click.option(
-                "--model",
-                "model_dir",
-                type=click.Path(exists=True, file_okay=False, path_type=Path),
-                help="A local checkpoint. Default: a random-weight Qwen2.5-VL with real 3B layer widths "
-                "(--depth vision blocks and LLM layers), built in a temporary directory.",
-            ),
-            click.option(
-                "--depth",
-                type=(click.IntRange(1, 32), click.IntRange(2, 36)),
-                default=(4, 4),
-                show_default=True,
-                help="Vision blocks and LLM layers of the built model (the 3B has 32 and 36).",
-            ),
-            click.option("--runs", type=click.IntRange(1, 100), default=5, show_default=True, help="Timed rounds."),
-            click.option("--max-tokens", type=click.IntRange(1, 4096), default=max_tokens, show_default=True),
-            click.option(
-                "--size", type=click.IntRange(28, 1344), default=size, show_default=True, help="Frame side in pixels."
-            ),
-            click.option("--device", default="auto", show_default=True),
-            click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON."),
-        ]
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
-
-
-@contextlib.contextmanager
-def bench_checkpoint(model_dir: Path | None, depth: tuple[int, int] = (4, 4)) -> Iterator[Path]:
-    """``model_dir``, or (when None) a random-weight Qwen2.5-VL with real 3B layer widths and ``depth``
-    (vision blocks, LLM layers), built for the run."""
-    if model_dir is not None:
-        yield model_dir
-        return
-    from .tiny import build_checkpoint
-
-    with tempfile.TemporaryDirectory(prefix="trio-bench-") as scratch:
-        click.echo(
-            f"Building a random-weight Qwen2.5-VL with real 3B layer widths, {depth[0]} vision blocks and "
-            f"{depth[1]} LLM layers...",
-            err=True,
-        )
-        yield build_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench", depth=tuple(depth))
+from trio_core.bench import bench_checkpoint, bench_options, synthetic_frames
 
 
 @click.command("overhead")
-@bench_options(max_tokens=32, size=336)
+@bench_options(max_tokens=32, size=336, backend=False)
 @click.option(
     "--frames",
     "frame_count",
@@ -78,7 +25,7 @@ def bench_checkpoint(model_dir: Path | None, depth: tuple[int, int] = (4, 4)) ->
 )
 def overhead(model_dir, depth, runs, max_tokens, frame_count, size, device, as_json):
     """End-to-end latency of trio vs raw transformers on the same model and inputs (median ratio)."""
-    with bench_checkpoint(model_dir, depth) as model_dir:
+    with bench_checkpoint(model_dir, depth, backend="torch") as model_dir:
         report = measure_overhead(
             model_dir, runs=runs, max_tokens=max_tokens, frame_count=frame_count, size=size, device=device
         )
@@ -188,111 +135,3 @@ def raw_inputs(processor, frames: list[np.ndarray], question: str, fps: float):
         add_generation_prompt=True,
         processor_kwargs=extra,
     )
-
-
-def synthetic_frames(count: int, size: int) -> list[np.ndarray]:
-    """A square moving across a gradient: deterministic frames that differ from each other."""
-    y, x = np.mgrid[0:size, 0:size]
-    frames = []
-    for index in range(count):
-        frame = np.stack([(x * 255 // size), (y * 255 // size), np.full_like(x, 96)], axis=-1).astype(np.uint8)
-        side = size // 5
-        left = (index * size // max(count, 1)) % (size - side)
-        frame[size // 3 : size // 3 + side, left : left + side] = (230, 40, 40)
-        frames.append(frame)
-    return frames
-
-
-def compare_optimizers(
-    model_dir: Path,
-    configs: dict[str, dict],
-    *,
-    runs: int,
-    max_tokens: int,
-    frame_count: int,
-    size: int,
-    device: str,
-) -> dict:
-    """Each configuration against no optimizer, on the same checkpoint and frames, in paired rounds.
-
-    ``configs`` maps a name to ``{"optimizers": [...], "optimizer_settings": {...}}``. Every
-    round times the baseline and each configuration once (the order rotates round to round);
-    the ratios are medians of the per-round ratios (below 1: faster than the baseline).
-    """
-    from trio_core import TrioCore
-
-    question = "Describe what happens in this video."
-    frames = synthetic_frames(frame_count, size)
-    media = list(frames) if frame_count > 1 else frames[0]
-    common = {
-        "model": str(model_dir),
-        "backend": "torch",
-        "device": device,
-        "max_tokens": max_tokens,
-        "dedup_threshold": 0.0,
-        "fps": 2.0,
-        "max_frames": max(frame_count, 1),
-        "min_frames": 1,
-        "max_side": size,
-    }
-    engines = {"baseline": TrioCore(**common).load()}
-    for name, config in configs.items():
-        engines[name] = TrioCore(**common, **config).load()
-    results = {name: engine.analyze_video(media, question) for name, engine in engines.items()}  # warm-up
-    latency = {name: [] for name in engines}
-    prefill = {name: [] for name in engines}
-    names = list(engines)
-    for round_index in range(runs):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            result = engines[name].analyze_video(media, question)
-            latency[name].append(result.metrics.latency_ms)
-            prefill[name].append(result.metrics.prefill_ms)
-    baseline = results["baseline"]
-    report = {
-        "model": str(model_dir),
-        "device": engines["baseline"].model.device,
-        "frames": frame_count,
-        "size": size,
-        "runs": runs,
-        "max_tokens": max_tokens,
-        "configs": [],
-    }
-    for name in names:
-        metrics = results[name].metrics
-        report["configs"].append(
-            {
-                "name": name,
-                "visual_tokens": metrics.visual_tokens,
-                "visual_tokens_after": metrics.visual_tokens_after,
-                "latency_ms": statistics.median(latency[name]),
-                "prefill_ms": statistics.median(prefill[name]),
-                "latency_ratio": statistics.median(
-                    [a / b for a, b in zip(latency[name], latency["baseline"], strict=True)]
-                ),
-                "prefill_ratio": statistics.median(
-                    [a / b for a, b in zip(prefill[name], prefill["baseline"], strict=True)]
-                ),
-                "same_answer": results[name].token_ids == baseline.token_ids,
-            }
-        )
-    return report
-
-
-def render_comparison(report: dict) -> str:
-    """The table ``trio bench fastv`` / ``tome`` print."""
-    width = 2 + max(len(config["name"]) for config in report["configs"])
-    lines = [
-        f"model {report['model']} on {report['device']}: {report['frames']} frame(s) of {report['size']}px, "
-        f"{report['max_tokens']} new tokens at most, {report['runs']} paired rounds",
-        f"{'config':<{width}}{'visual tokens':>15}{'prefill ms':>12}{'prefill x':>11}{'total ms':>11}{'speedup':>9}"
-        f"{'same answer':>13}",
-    ]
-    for config in report["configs"]:
-        lines.append(
-            f"{config['name']:<{width}}{config['visual_tokens_after']:>6} of {config['visual_tokens']:<5}"
-            f"{config['prefill_ms']:>12.1f}{config['prefill_ratio']:>11.2f}{config['latency_ms']:>11.1f}"
-            f"{1 / config['latency_ratio']:>8.2f}x{('yes' if config['same_answer'] else 'no'):>13}"
-        )
-    lines.append("(prefill x: prefill time / the baseline's; speedup: the baseline's total time / this one's)")
-    return "\n".join(lines)

@@ -16,10 +16,9 @@ from transformers.generation.streamers import BaseStreamer
 
 from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, process_peak_rss_mb
 from trio_core.chat import ImagePart, Message
+from trio_core.generation import Batch, RequestHook, batchable, batches, close_hooks, finish_request, start_request
 
-from .batching import batch_inputs, shared_prefix
 from .families import TorchFamily
-from .requests import Request, RequestHook
 
 _DONE = object()
 
@@ -93,15 +92,14 @@ class TorchModel(LoadedModel):
                 if settings.seed is not None:
                     torch.manual_seed(settings.seed)
                 with torch.inference_mode():
-                    request = self._request(prompt, kwargs, stats)
+                    request = start_request(self, dict(prompt.inputs), kwargs, stats, prompt.frames)
                     self.model.generate(
                         **request.inputs,
                         **request.kwargs,
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
                     )
-                    for hook in self.request_hooks:
-                        hook.after_generate(self, request)
+                    finish_request(self, request)
             except BaseException as exc:  # re-raised in the caller's thread
                 failure.append(exc)
             finally:
@@ -131,10 +129,10 @@ class TorchModel(LoadedModel):
         self._finish(stats, settings)
 
     def generate_each(self, prompts, settings, stats) -> list[str]:
-        """Answer each prompt. Questions that the request hooks put on one shared cached prefix
-        (kvreuse: the same media) decode together, as one batch: one pass over the weights per
-        step for all of them."""
-        if len(prompts) < 2 or not all(hook.batchable for hook in self.request_hooks):
+        """Answer each prompt. Questions that a request hook offers to run together (kvreuse: the
+        same cached media prefix) decode as one batch: one pass over the weights per step for
+        all of them."""
+        if len(prompts) < 2 or not batchable(self):
             return super().generate_each(prompts, settings, stats)
         kwargs = self.generation_kwargs(settings)
 
@@ -143,10 +141,12 @@ class TorchModel(LoadedModel):
                 torch.manual_seed(settings.seed)
             with torch.inference_mode():
                 started = time.perf_counter()  # the hooks' work (a miss computes the media prefix) is prefill
-                requests = [self._request(prompt, kwargs, stat) for prompt, stat in zip(prompts, stats, strict=True)]
-                prefix = shared_prefix(requests)
-                for group in [requests] if prefix else [[request] for request in requests]:
-                    self._generate_group(group, prefix, settings, started)
+                requests = [
+                    start_request(self, dict(prompt.inputs), kwargs, stat, prompt.frames)
+                    for prompt, stat in zip(prompts, stats, strict=True)
+                ]
+                for batch in batches(self, requests):
+                    self._generate_batch(batch, settings, started)
                     started = time.perf_counter()
 
         self._worker.submit(run).result()
@@ -156,37 +156,22 @@ class TorchModel(LoadedModel):
             for stat in stats
         ]
 
-    def _request(self, prompt: PreparedPrompt, kwargs: dict, stats: GenerationStats) -> Request:
-        """A request with every hook's changes made (on the generation thread, in inference mode)."""
-        request = Request(inputs=dict(prompt.inputs), kwargs=dict(kwargs), stats=stats, frames=prompt.frames)
-        for hook in self.request_hooks:
-            hook.before_encode(self, request)
-        for hook in self.request_hooks:
-            hook.before_generate(self, request)
-        return request
-
-    def _generate_group(
-        self, requests: list[Request], prefix: int, settings: GenerationSettings, started: float
-    ) -> None:
-        """One generate call for ``requests`` (a batch on a shared prefix of that length, or a single one)."""
-        if len(requests) > 1:
-            inputs, cache = batch_inputs(requests, prefix, requests[0].kwargs["pad_token_id"], self.model.config)
-            kwargs = {**requests[0].kwargs, "cache": cache}
-        else:
-            inputs, kwargs = requests[0].inputs, requests[0].kwargs
-        kwargs = kwargs | self.yes_no_kwargs(settings, [request.stats for request in requests])
+    def _generate_batch(self, batch: Batch, settings: GenerationSettings, started: float) -> None:
+        """One generate call for the batch's requests (one row each), then each one's stats and hooks."""
+        requests = batch.requests
+        kwargs = batch.kwargs | self.yes_no_kwargs(settings, [request.stats for request in requests])
         timer = _FirstToken()
-        sequences = self.model.generate(**inputs, **kwargs, streamer=timer)
+        sequences = self.model.generate(**batch.inputs, **kwargs, streamer=timer)
         first_at, ended = timer.first_at or time.perf_counter(), time.perf_counter()
-        for request, row in zip(requests, sequences[:, inputs["input_ids"].shape[1] :].tolist(), strict=True):
+        prompt_length = batch.inputs["input_ids"].shape[1]
+        for request, row in zip(requests, sequences[:, prompt_length:].tolist(), strict=True):
             stats = request.stats
             ends = [index for index, token in enumerate(row) if token in self.stop_token_ids]
             stats.token_ids = row[: ends[0] + 1] if ends else row
             stats.prefill_ms = (first_at - started) * 1000
             stats.decode_ms = (ended - first_at) * 1000
             self._finish(stats, settings)
-            for hook in self.request_hooks:
-                hook.after_generate(self, request)
+            finish_request(self, request)
 
     def _finish(self, stats: GenerationStats, settings: GenerationSettings) -> None:
         stats.completion_tokens = len(stats.token_ids)
@@ -206,9 +191,7 @@ class TorchModel(LoadedModel):
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
-        for hook in self.request_hooks:
-            hook.close()
-        self.request_hooks = []
+        close_hooks(self)
         self.model = None
         if self.device.startswith("cuda"):
             torch.cuda.empty_cache()

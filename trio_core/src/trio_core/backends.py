@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .chat import Message
     from .config import EngineConfig
     from .families import ModelFamily
+    from .generation import RequestHook
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,20 @@ class GenerationStats:
 
 
 class LoadedModel(ABC):
-    """A model loaded by a backend, ready to answer."""
+    """A model loaded by a backend, ready to answer.
+
+    ``request_hooks`` is how optimizers take part in its requests (trio_core.generation): a
+    backend that runs them gives each model its own list and drives the hooks around every
+    generation; ``None`` (the default) means the backend runs no optimizers, and asking for one
+    is refused at load.
+    """
 
     backend: str
     family: ModelFamily
     model_dir: Path
     device: str
     dtype: str
+    request_hooks: list[RequestHook] | None = None
 
     @abstractmethod
     def prepare(self, messages: list[Message]) -> PreparedPrompt:
@@ -136,6 +144,18 @@ class Backend(ABC):
     @abstractmethod
     def load(self, model_dir: Path, family: ModelFamily, config: EngineConfig) -> LoadedModel:
         """Load the checkpoint in ``model_dir`` (already downloaded) on the configured device."""
+
+    def write_random_checkpoint(
+        self, family: str, directory: Path, *, size: str = "tiny", depth: tuple[int, int] | None = None
+    ) -> Path:
+        """Write a random-weight checkpoint of ``family`` that this backend loads, for tests and benchmarks.
+
+        Optional. ``size="tiny"`` is as small as the architecture allows; ``"bench"`` has a real
+        checkpoint's layer widths, with ``depth`` (vision blocks, LLM layers). Returns the directory.
+        """
+        from .errors import ConfigError
+
+        raise ConfigError(f"The {self.name} backend cannot write random-weight checkpoints: pass --model DIR.")
 
     def describe(self) -> dict:
         # Cheap on purpose: `trio plugins` must not import a framework; `trio doctor` lists devices.

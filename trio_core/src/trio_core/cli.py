@@ -235,6 +235,8 @@ def plugins(as_json):
         origin = f"{plugin['distribution']} {plugin['version']}" if plugin["distribution"] else "registered at run time"
         click.echo(f"{plugin['name']}  ({origin})")
         click.echo(f"  hooks: {', '.join(plugin['hooks'])}")
+        for conflict in plugin.get("conflicts", []):
+            click.echo(f"  conflict: {conflict}")
         for kind, items in plugin["registers"].items():
             click.echo(f"  {kind}: {', '.join(_brief(item) for item in items)}")
 
@@ -246,6 +248,18 @@ def _brief(item: dict) -> str:
         text += " (" + ", ".join(f"{name}={value}" for name, value in item["settings"].items()) + ")"
     if item.get("conflicts"):
         text += f" not with {', '.join(item['conflicts'])}"
+    if "extras" in item:  # an optimizer: where it runs, and what to install where it cannot yet
+        places = []
+        for backend in item["backends"]:
+            extra = item["extras"].get(backend)
+            ready = item["ready"].get(backend, True)
+            if extra is None:
+                places.append(backend)
+            else:
+                places.append(
+                    f"{backend} ({extra} installed)" if ready else f"{backend} (needs `pip install '{extra}'`)"
+                )
+        text += f" on {', '.join(places) or 'no backend'}"
     return text
 
 

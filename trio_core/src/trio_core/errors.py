@@ -24,6 +24,10 @@ class PluginNotFoundError(TrioError, LookupError):
     """A backend, optimizer, frame source or model family was asked for but is not installed."""
 
 
+class PluginConflictError(TrioError):
+    """Two installed plugins register the same name of the same kind (two optimizers called ``tome``)."""
+
+
 class ModelLoadError(TrioError):
     """A model reference could not be resolved or loaded."""
 

@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginNotFoundError
+from .errors import PluginConflictError, PluginNotFoundError
 
 ENTRY_POINT_GROUP = "trio"
 
@@ -82,32 +82,83 @@ def load_plugins() -> pluggy.PluginManager:
 
 @dataclass
 class Registered:
-    """One thing a plugin registered through a hook, and which plugin it came from."""
+    """One thing a plugin registered through a hook, which plugin it came from, and that plugin's distribution."""
 
     kind: str
     name: str
     obj: Any
     plugin: str
+    distribution: str | None = None  # None for a plugin registered at run time
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """What must be unique within a kind: the name (a model family's, per backend: each backend runs its own)."""
+        if self.kind == "model family":
+            return (self.kind, getattr(self.obj, "backend", ""), self.name)
+        return (self.kind, self.name)
+
+    @property
+    def origin(self) -> str:
+        """Where it came from, in words: ``trio-opt-tome (plugin 'tome')``."""
+        return f"{self.distribution or 'a plugin registered at run time'} (plugin '{self.plugin}')"
 
 
 @dataclass
 class Registry:
-    """Everything the loaded plugins registered, gathered by calling each hook once."""
+    """Everything the loaded plugins registered, gathered by calling each hook once.
+
+    Two plugins registering the same name of the same kind is an error, not a race: using
+    that kind raises :class:`PluginConflictError` naming both, and ``trio plugins`` lists it.
+    """
 
     items: list[Registered] = field(default_factory=list)
 
-    def of_kind(self, kind: str) -> list[Registered]:
+    def listed(self, kind: str) -> list[Registered]:
+        """Everything registered of ``kind``, clashes included: for reports."""
         return [item for item in self.items if item.kind == kind]
+
+    def conflicts(self, kind: str | None = None) -> list[tuple[Registered, Registered]]:
+        """Pairs of registrations of one name (of ``kind``, or of any kind): the first registered, then the clash."""
+        first: dict[tuple[str, ...], Registered] = {}
+        clashes = []
+        for item in self.items:
+            if kind is not None and item.kind != kind:
+                continue
+            if item.identity in first:
+                clashes.append((first[item.identity], item))
+            else:
+                first[item.identity] = item
+        return clashes
+
+    def of_kind(self, kind: str) -> list[Registered]:
+        """Everything registered of ``kind``, in plugin call order; refused while two of them share a name."""
+        for first, clash in self.conflicts(kind):
+            raise PluginConflictError(conflict_message(first, clash))
+        return self.listed(kind)
 
     def objects(self, kind: str) -> list[Any]:
         return [item.obj for item in self.of_kind(kind)]
 
+    def item(self, kind: str, name: str) -> Registered:
+        """The registration called ``name``, or a :class:`PluginNotFoundError` naming the package to install."""
+        found = [item for item in self.listed(kind) if item.name == name]
+        if len(found) > 1 and found[0].identity == found[1].identity:
+            raise PluginConflictError(conflict_message(found[0], found[1]))
+        if not found:
+            raise PluginNotFoundError(missing_message(kind, name, [i.name for i in self.listed(kind)]))
+        return found[0]
+
     def find(self, kind: str, name: str) -> Any:
         """The registered object called ``name``, or a :class:`PluginNotFoundError` naming the package."""
-        for item in self.of_kind(kind):
-            if item.name == name:
-                return item.obj
-        raise PluginNotFoundError(missing_message(kind, name, [i.name for i in self.of_kind(kind)]))
+        return self.item(kind, name).obj
+
+
+def conflict_message(first: Registered, clash: Registered) -> str:
+    article = "an" if first.kind[0] in "aeiou" else "a"
+    return (
+        f"Two plugins register {article} {first.kind} called '{first.name}': {first.origin} and {clash.origin}; "
+        "uninstall one of them, or leave one out with TRIO_PLUGINS."
+    )
 
 
 _HOOK_KINDS = {
@@ -137,7 +188,7 @@ def registry() -> Registry:
         for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
 
             def register(obj, _kind=kind, _plugin=impl.plugin_name):
-                found.items.append(Registered(_kind, obj.name, obj, _plugin))
+                found.items.append(Registered(_kind, obj.name, obj, _plugin, distribution_of(_plugin)))
 
             impl.function(register)
     return found
@@ -151,11 +202,26 @@ def missing_message(kind: str, name: str, available: list[str]) -> str:
     return f"No {kind} called '{name}' is installed (installed: {have}); install the plugin that provides it."
 
 
+def distribution_of(plugin: str) -> str | None:
+    """The distribution a loaded plugin came from (``trio-core`` for the defaults), or None for a run-time one."""
+    if plugin in _distributions:
+        return _distributions[plugin][0]
+    return "trio-core" if plugin in DEFAULT_PLUGINS else None
+
+
 def plugin_report() -> list[dict[str, Any]]:
-    """Every loaded plugin with its distribution, version, hooks and what it registered."""
+    """Every loaded plugin with its distribution, version, hooks and what it registered.
+
+    A plugin whose registration clashes with another's (the same name of the same kind) has
+    ``conflicts``: one sentence for each.
+    """
     load_plugins()
     reg = registry()
     core_version = _version("trio-core")
+    clashes: dict[str, list[str]] = {}
+    for first, clash in reg.conflicts():
+        for item in (first, clash):
+            clashes.setdefault(item.plugin, []).append(conflict_message(first, clash))
     report = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: pair[0]):
         if name in _distributions:
@@ -177,6 +243,7 @@ def plugin_report() -> list[dict[str, Any]]:
                 "default": name in DEFAULT_PLUGINS,
                 "hooks": sorted(caller.name for caller in callers),
                 "registers": registered,
+                **({"conflicts": clashes[name]} if name in clashes else {}),
             }
         )
     for name, problem in sorted(problems.items()):
@@ -197,6 +264,10 @@ def plugin_report() -> list[dict[str, Any]]:
 def _describe(item: Registered) -> dict[str, Any]:
     describe = getattr(item.obj, "describe", None)
     details = describe() if callable(describe) else {}
+    if item.kind == "optimizer":
+        from .optimizers import backend_extras
+
+        details.update(backend_extras(item.obj, item.distribution))
     return {"name": item.name, **details}
 
 

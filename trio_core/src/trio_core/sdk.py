@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from .backends import Backend, GenerationSettings, GenerationStats, LoadedModel
 from .chat import Message, question_about
 from .config import EngineConfig, load_config
-from .errors import PluginNotFoundError, TrioError
+from .errors import IncompatibleOptimizerError, PluginNotFoundError, TrioError
 from .families import ModelFamily, select_family
 from .filters import enabled_filters
 from .frames import SamplingPlan
@@ -62,13 +62,22 @@ class TrioCore:
         model_type = read_model_type(model_dir)
         reg = registry()
         backend, family = choose_backend(self.config.backend, model_type, reg)
-        optimizers = plan_optimizers(self.config, family.name, backend.name, reg)
-        enabled_filters(self.config, reg)  # bad frame-filter settings fail before the model loads
+        planned = plan_optimizers(self.config, family.name, backend.name, reg)  # refused before the load
+        enabled_filters(self.config, reg)  # so are bad frame-filter settings, not left to the first question
         model = backend.load(model_dir, family, self.config)
-        for optimizer in optimizers:
-            optimizer.apply(model, self.config)
+        try:
+            if planned and model.request_hooks is None:
+                raise IncompatibleOptimizerError(
+                    f"The {backend.name} backend runs no optimizers (its models have no request hooks): "
+                    "drop --optimizers."
+                )
+            for plan in planned:
+                plan.apply(model)
+        except BaseException:
+            model.close()
+            raise
         self.close()
-        self.model, self.optimizers = model, optimizers
+        self.model, self.optimizers = model, [plan.optimizer for plan in planned]
         return self
 
     def close(self) -> None:

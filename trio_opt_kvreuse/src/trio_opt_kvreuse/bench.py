@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from trio_backend_torch.bench import bench_checkpoint, bench_options
+from trio_core.bench import bench_checkpoint, bench_options, synthetic_frames
 
 CONDITIONS = (
     "Is there a person in the picture?",
@@ -22,10 +22,10 @@ CONDITIONS = (
 
 @click.command("kvreuse")
 @bench_options(max_tokens=8, size=448)
-def kvreuse(model_dir, depth, runs, max_tokens, size, device, as_json):
+def kvreuse(model_dir, depth, backend, runs, max_tokens, size, device, as_json):
     """Second question on the same image, and 4 conditions on one frame, with the prefix cache vs cold."""
-    with bench_checkpoint(model_dir, depth) as model_dir:
-        report = measure(model_dir, runs=runs, max_tokens=max_tokens, size=size, device=device)
+    with bench_checkpoint(model_dir, depth, backend) as model_dir:
+        report = measure(model_dir, runs=runs, max_tokens=max_tokens, size=size, device=device, backend=backend)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -44,12 +44,11 @@ def kvreuse(model_dir, depth, runs, max_tokens, size, device, as_json):
     )
 
 
-def measure(model_dir: Path, *, runs: int, max_tokens: int, size: int, device: str) -> dict:
+def measure(model_dir: Path, *, runs: int, max_tokens: int, size: int, device: str, backend: str = "auto") -> dict:
     """Two engines on one checkpoint (one with kvreuse); rounds alternate which goes first."""
-    from trio_backend_torch.bench import synthetic_frames
     from trio_core import TrioCore
 
-    settings = {"model": str(model_dir), "backend": "torch", "device": device, "max_tokens": max_tokens}
+    settings = {"model": str(model_dir), "backend": backend, "device": device, "max_tokens": max_tokens}
     settings.update(dedup_threshold=0.0, max_side=size)
     cold = TrioCore(**settings).load()
     warm = TrioCore(**settings, optimizers=["kvreuse"]).load()
@@ -84,7 +83,7 @@ def measure(model_dir: Path, *, runs: int, max_tokens: int, size: int, device: s
         fresh, again, other = frames[2 + 3 * round_index : 5 + 3 * round_index]
         single, _ = timed(cold, other, CONDITIONS[0])
         start = time.perf_counter()
-        warm.analyze_frame_each(fresh, list(CONDITIONS))
+        fan_out_hits = [result.metrics.cache_hit for result in warm.analyze_frame_each(fresh, list(CONDITIONS))]
         fan_out = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
         for condition in CONDITIONS:
@@ -126,4 +125,11 @@ def measure(model_dir: Path, *, runs: int, max_tokens: int, size: int, device: s
         "stream_similar_hits": similar,
         "cache_mb": store.entries.currsize / 2**20,
         "cache_entries": len(store.entries),
+        "fan_out_hits": fan_out_hits,  # the last round's, one per condition
+        "rounds": {
+            "cold_ms": cold_times,
+            "reused_ms": reused_times,
+            "fan_out_cost": costs,
+            "one_by_one_cost": one_by_one,
+        },
     }

@@ -1,4 +1,4 @@
-"""Hook implementation: the ``kvreuse`` optimizer."""
+"""Hook implementation: the ``kvreuse`` optimizer's descriptor (imports no framework)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ class KVReuse(Optimizer):
     name = "kvreuse"
     stage = Stage.KV_CACHE
     families = frozenset({"qwen2_5_vl", "qwen2_vl"})
-    backends = frozenset({"torch"})
+    implementations = {"torch": "trio_opt_kvreuse.torch"}
     summary = "Reuses the KV cache of an image or video's prompt prefix across questions about the same media."
 
     class Settings(OptimizerSettings):
@@ -26,21 +26,6 @@ class KVReuse(Optimizer):
         )
         similar_max_reuses: int = Field(
             30, ge=1, description="Similar-frame hits on one anchor frame before it is recomputed from a new frame."
-        )
-
-    def apply(self, model, config) -> None:
-        from trio_backend_torch.requests import request_hooks
-
-        from .prefix import PrefixCache
-
-        settings = self.settings(config)
-        request_hooks(model, self.name).append(
-            PrefixCache(
-                model,
-                max_bytes=int(settings.max_mb * 2**20),
-                similar_threshold=settings.similar_threshold,
-                similar_max_reuses=settings.similar_max_reuses,
-            )
         )
 
 

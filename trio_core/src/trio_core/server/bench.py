@@ -6,35 +6,13 @@ import base64
 import concurrent.futures
 import io
 import json
-import socket
 import statistics
 import threading
 import time
 
 import click
-import numpy as np
 
-
-def snapshot(size: int) -> bytes:
-    """A synthetic camera snapshot (a red square on a gradient), as JPEG bytes."""
-    from PIL import Image
-
-    y, x = np.mgrid[0:size, 0:size]
-    frame = np.stack([x * 255 // size, y * 255 // size, np.full_like(x, 96)], axis=-1).astype(np.uint8)
-    frame[size // 3 : size // 3 + size // 5, size // 4 : size // 4 + size // 5] = (230, 40, 40)
-    buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], share: float) -> float:
-    return float(np.percentile(values, share * 100)) if values else 0.0
+from ..bench import free_port, percentile, snapshot
 
 
 @click.command("serve")
@@ -117,6 +95,8 @@ def measure(model: str, *, count: int, clients: int, queue_size: int, max_tokens
                 "sdk_p95_ms": percentile(sdk, 0.95),
                 "http_p95_ms": percentile(http, 0.95),
                 "overhead": statistics.median(ratios),
+                "rounds_sdk_ms": sdk,
+                "rounds_http_ms": http,
             },
             "saturation": {**saturation, "clients": clients, "queue_size": queue_size},
         }

@@ -22,7 +22,7 @@ import sys
 
 import torch
 
-from trio_backend_torch.requests import Request, RequestHook
+from trio_core.generation import Request, RequestHook
 
 from .ranking import attention_received, tokens_to_keep
 

@@ -1,4 +1,8 @@
-"""Tiny random-weight checkpoints, written in the layout a Hugging Face download has.
+"""For tests: random-weight checkpoints, written in the layout a Hugging Face download has.
+
+A public testing API (plugin authors use it too, most easily through the ``trio_checkpoint``
+pytest fixture that trio-core ships). Not to be confused with trio-tiny, the *trained* model
+of trio-model-tiny.
 
 Tests and benchmarks need a real model of each family we support, but nothing may be
 downloaded. :func:`build_checkpoint` writes a directory that looks like a snapshot of the
@@ -32,6 +36,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
+
+__all__ = ["FAMILIES", "SIZES", "build_checkpoint", "build_tokenizer", "save_processor"]
 
 FAMILIES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl", "smolvlm", "idefics3", "llava")
 SIZES = ("tiny", "bench")

@@ -11,9 +11,11 @@ from __future__ import annotations
 import torch
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-from trio_backend_torch.requests import PIXEL_INPUTS, Request, RequestHook, keep_tokens, prompt_positions
+from trio_backend_torch.qwen import PIXEL_INPUTS, keep_tokens, prompt_positions
+from trio_core.generation import Request, RequestHook
 
-from .tower import Schedule, encode
+from ..schedule import Schedule
+from .tower import encode
 
 # (modality, pixel input, grid input, the model config's placeholder token id attribute)
 MODALITIES = (

@@ -23,8 +23,11 @@ import torch
 from cachetools import LRUCache
 from transformers import DynamicCache
 
-from trio_backend_torch.requests import PIXEL_INPUTS, Request, RequestHook, prompt_positions, renumber
+from trio_backend_torch.qwen import PIXEL_INPUTS, prompt_positions, renumber
 from trio_core.filters import largest_block_change, thumbnail
+from trio_core.generation import Batch, Request, RequestHook
+
+from .batching import batch_inputs
 
 MEDIA_END = "<|vision_end|>"
 ANCHORS = 8  # similar-frame candidates kept per prompt prefix
@@ -41,6 +44,11 @@ class Entry:
     prompt_key: bytes  # the prompt up to the media's end, without the pixels
     thumbnails: np.ndarray | None  # (frames, 64, 64, 3), for similar-frame hits
     reuses: int = 0
+
+    @property
+    def length(self) -> int:
+        """Prompt tokens cached."""
+        return self.layers[0][0].shape[-2]
 
     @property
     def nbytes(self) -> int:
@@ -77,7 +85,9 @@ class PrefixCache(RequestHook):
     """A request's media prefix comes from the cache (a hit) or is computed once and kept (a miss).
 
     Either way generate then runs only the question on top of the cached prefix, so a first
-    question and a later one about the same media compute exactly the same thing.
+    question and a later one about the same media compute exactly the same thing; and
+    questions on the very same cached prefix (a watch's conditions about one frame) decode
+    together, as one batch.
     """
 
     def __init__(self, model, max_bytes: int, similar_threshold: float = 0.0, similar_max_reuses: int = 0):
@@ -129,6 +139,14 @@ class PrefixCache(RequestHook):
                 self.anchors.setdefault(prompt, deque(maxlen=ANCHORS)).append(key)
         reuse(model, request, entry, tail)
 
+    def batch(self, model, requests: list[Request]) -> Batch | None:
+        """Requests on the very same cached prefix run as one ``generate`` call (see batching.py)."""
+        entry = requests[0].reused
+        if entry is None or any(request.reused is not entry for request in requests):
+            return None
+        inputs, cache = batch_inputs(requests, entry.length, requests[0].kwargs["pad_token_id"], model.model.config)
+        return Batch(requests, inputs, {**requests[0].kwargs, "cache": cache})
+
     def similar_entry(self, prompt: bytes, thumbnails: np.ndarray) -> Entry | None:
         """The cached anchor this stream's new frames are close enough to, if any (the anchor is then refreshed).
 
@@ -174,4 +192,4 @@ def reuse(model, request: Request, entry: Entry, tail: int) -> None:
     if isinstance(inputs.get("attention_mask"), torch.Tensor):
         inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
     request.kwargs["cache"] = DynamicCache(ddp_cache_data=entry.layers, config=model.model.config)
-    request.prefix = entry.layers
+    request.reused = entry

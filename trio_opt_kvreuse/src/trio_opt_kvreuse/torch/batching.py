@@ -1,4 +1,4 @@
-"""Several questions on one cached media prefix, decoded together as one batch.
+"""Several questions on one cached media prefix (Qwen-VL, torch), decoded together as one batch.
 
 After the request hooks ran, each question is the same cached prefix (the media) plus its own
 tokens. One ``generate`` call takes them all: the prefix's cache is shared (a view repeated
@@ -12,19 +12,11 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
-from .requests import Request
-
-
-def shared_prefix(requests: list[Request]) -> int:
-    """The length of the cached prefix every request starts with (the very same one), or 0."""
-    prefix = requests[0].prefix
-    if not prefix or any(request.prefix is not prefix for request in requests):
-        return 0
-    return prefix[0][0].shape[-2]
+from trio_core.generation import Request
 
 
 def batch_inputs(requests: list[Request], prefix: int, pad_token_id: int, config) -> tuple[dict, DynamicCache]:
-    """The inputs and cache of one ``generate`` call for every request on a shared ``prefix``."""
+    """The inputs and cache of one ``generate`` call for every request on the same cached prefix of ``prefix`` tokens."""
     rows = len(requests)
     tails = [request.inputs["input_ids"].shape[1] - prefix for request in requests]
     length = prefix + max(tails)
@@ -44,6 +36,8 @@ def batch_inputs(requests: list[Request], prefix: int, pad_token_id: int, config
         positions[:, row, prefix:start] = own[:, prefix : prefix + 1]  # padding: hidden by the mask anyway
         mask[row, :prefix], mask[row, start:] = 1, 1
     positions[0] = torch.arange(length, device=device)
-    shared = [(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1)) for keys, values in requests[0].prefix]
+    shared = [
+        (keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1)) for keys, values in requests[0].reused.layers
+    ]
     cache = DynamicCache(ddp_cache_data=shared, config=config)
     return {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "mm_token_type_ids": types}, cache

@@ -21,22 +21,8 @@ from transformers.vision_utils import get_vision_position_ids, get_vision_window
 
 from trio_backend_torch.attention import segment_attention, segments
 
+from ..schedule import Schedule
 from .merging import bipartite_matching, merge_weighted, units_to_remove
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Which blocks merge, and how much: ``keep`` overall (spread evenly) or ``per_layer`` in each."""
-
-    blocks: tuple[int, ...]
-    keep: float = 0.5
-    per_layer: float | None = None
-
-    def keep_after(self, step: int) -> float:
-        """Share of the original units a window keeps after merging step ``step`` (0-based)."""
-        if self.per_layer is not None:
-            return (1 - self.per_layer) ** (step + 1)
-        return self.keep ** ((step + 1) / len(self.blocks))
 
 
 @dataclass
