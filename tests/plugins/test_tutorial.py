@@ -9,7 +9,6 @@ the dark ones.
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,54 +17,17 @@ import numpy as np
 import pytest
 
 from tests.cli import run_trio
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli")
-
-DOCS = Path(__file__).parents[2] / "docs" / "plugins.md"
-FILE_BLOCK = re.compile(r"^<!-- file: (?P<path>\S+) -->\n```[\w-]*\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
+from tests.plugins.tutorials import install_without_pip, tomllib, tutorial_files
 
 # snap_1.png .. snap_12.png: frames 5 to 8 (positions 4 to 7) are dark.
 SNAPSHOTS = 12
 DARK = range(5, 9)
 
 
-def tutorial_files() -> dict[str, str]:
-    """Every file the tutorial shows, by its path (relative to the folder the plugin folder is in)."""
-    files = {match["path"]: match["body"] for match in FILE_BLOCK.finditer(DOCS.read_text())}
-    assert files, f"no <!-- file: ... --> blocks in {DOCS}"
-    return files
-
-
-def install_without_pip(site: Path) -> dict:
-    """Write the tutorial's modules and a dist-info built from its pyproject.toml into ``site``.
-
-    Returns the parsed pyproject.toml.
-    """
-    files = tutorial_files()
-    [pyproject_path] = [path for path in files if Path(path).name == "pyproject.toml"]
-    root = Path(pyproject_path).parent
-    project = tomllib.loads(files[pyproject_path])["project"]
-    for path, body in files.items():
-        relative = Path(path).relative_to(root)
-        if relative.suffix == ".py":
-            relative = relative.relative_to("src") if relative.parts[0] == "src" else relative
-            (site / relative).parent.mkdir(parents=True, exist_ok=True)
-            (site / relative).write_text(body)
-    info = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
-    entry_points = "".join(f"{name} = {value}\n" for name, value in project["entry-points"]["trio"].items())
-    (info / "entry_points.txt").write_text(f"[trio]\n{entry_points}")
-    return project
-
-
 @pytest.fixture
 def night_site(echo_site) -> Path:
     """The echo plugin and the tutorial's plugin, installed side by side in one folder."""
-    install_without_pip(echo_site)
+    install_without_pip("trio_night_gate", echo_site)
     return echo_site
 
 
@@ -84,9 +46,9 @@ def snapshots(tmp_path) -> Path:
 
 
 def test_tutorial_pyproject_declares_the_module_as_a_trio_plugin():
-    files = tutorial_files()
-    assert set(files) == {"trio_night_gate/pyproject.toml", "trio_night_gate/trio_night_gate.py"}
-    pyproject = tomllib.loads(files["trio_night_gate/pyproject.toml"])
+    files = tutorial_files("trio_night_gate")
+    assert set(files) == {"pyproject.toml", "trio_night_gate.py"}
+    pyproject = tomllib.loads(files["pyproject.toml"])
     assert pyproject["build-system"]["build-backend"] == "hatchling.build"
     assert pyproject["project"]["entry-points"]["trio"] == {"night_gate": "trio_night_gate"}
     assert "trio-core>=0.1.0" in pyproject["project"]["dependencies"]
