@@ -38,10 +38,18 @@ class Sharpen(Optimizer):
     implementations = {"echo": "trio_twin_echo", "mlx": "trio_twin_mlx"}
 
 
+class Blur(Optimizer):
+    name = "blur"
+    stage = Stage.VISION_ENCODER
+    families = frozenset({"echo"})
+    implementations = {"torch": "trio_twin_torch"}
+
+
 @hookimpl
 def register_optimizers(register):
     register(Halve())
     register(Sharpen())
+    register(Blur())
 '''
 
 
@@ -94,6 +102,14 @@ def test_an_optimizer_whose_backend_extra_is_missing_names_the_pip_install_befor
     assert result.stderr.strip() == (
         "Error: The optimizer 'sharpen' needs 'trio_missing_framework' on the echo backend, which is not installed: "
         "run `pip install 'trio-twin[echo]'`."
+    )
+    elsewhere = run_trio(
+        "analyze", "fake://yard", "-q", "hi", "--model", str(echo_model), "--backend", "echo", "--optimizers", "blur",
+        site=twin_site,
+    )  # fmt: skip
+    assert elsewhere.stderr.strip() == (
+        "Error: The optimizer 'blur' has no implementation for the echo backend, only for torch: run it with "
+        "--backend torch (after `pip install 'trio-twin[torch]'`), or drop it from --optimizers."
     )
     listed = {plugin["name"]: plugin for plugin in json.loads(run_trio("plugins", "--json", site=twin_site).stdout)}
     (sharpen,) = [item for item in listed["twin"]["registers"]["optimizer"] if item["name"] == "sharpen"]
@@ -192,7 +208,8 @@ def test_an_optimizer_without_an_implementation_for_the_backend_is_refused_befor
     with pytest.raises(IncompatibleOptimizerError) as refused:
         TrioCore(model=str(echo_model), backend="echo", optimizers=["elsewhere"]).load()
     assert str(refused.value) == (
-        "The optimizer 'elsewhere' does not support the echo backend (it supports: mlx); drop it from --optimizers."
+        "The optimizer 'elsewhere' has no implementation for the echo backend, only for mlx: "
+        "run it with --backend mlx, or drop it from --optimizers."
     )
 
 

@@ -164,6 +164,20 @@ def extra_installed(distribution: str, extra: str) -> bool:
     return True
 
 
+def elsewhere_message(optimizer: Optimizer, backend: str, distribution: str | None) -> str:
+    """One sentence for an optimizer asked for on a backend it has no implementation for: where it does run."""
+    others = sorted(optimizer.backends)
+    if not others:
+        return f"The optimizer '{optimizer.name}' has no implementation for any backend; drop it from --optimizers."
+    run = f"--backend {others[0]}"
+    if distribution:
+        run += f" (after `pip install '{distribution}[{others[0]}]'`)"
+    return (
+        f"The optimizer '{optimizer.name}' has no implementation for the {backend} backend, only for "
+        f"{', '.join(others)}: run it with {run}, or drop it from --optimizers."
+    )
+
+
 @dataclass(frozen=True)
 class Planned:
     """An optimizer chosen for a model about to load: its checked settings and its implementation, imported."""
@@ -189,6 +203,8 @@ def plan_optimizers(config: EngineConfig, family: str, backend: str, registry: R
     for name in dict.fromkeys(config.optimizers):
         item = registry.item("optimizer", name)
         optimizer = item.obj
+        if backend not in optimizer.backends:
+            raise IncompatibleOptimizerError(elsewhere_message(optimizer, backend, item.distribution))
         reason = optimizer.incompatibility(family, backend)
         if reason:
             raise IncompatibleOptimizerError(
