@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 
 import trio_model_tiny.train as package
+from trio_model_tiny.plugin import WEIGHTS
 from trio_model_tiny.train.loop import train
-
-WEIGHTS = Path(__file__).parents[1] / "weights"  # the weights trio-model-tiny ships
 
 
 def main() -> None:
