@@ -7,6 +7,7 @@ import pytest
 import torch
 from transformers import Qwen2_5_VLForConditionalGeneration
 
+from trio_model_tiny.plugin import WEIGHTS
 from trio_model_tiny.questions import make_sample
 from trio_model_tiny.scenes import DIRECTIONS, SHAPES
 from trio_model_tiny.train import (
@@ -14,6 +15,7 @@ from trio_model_tiny.train import (
     Encoder,
     Grounding,
     Turn,
+    batched_window_attention,
     build_config,
     build_processor,
     object_cells,
@@ -88,6 +90,36 @@ def test_each_object_has_one_centre_token_and_its_colour_and_shape_code():
     assert objects and (columns["centre"] == 0).sum() == len(objects)
     on = columns["colour"] >= 0
     assert (columns["thing"][on] == columns["colour"][on] * len(SHAPES) + columns["shape"][on]).all()
+
+
+@pytest.mark.parametrize(
+    "grids",
+    [
+        pytest.param([(1, 32, 32), (1, 32, 32)], id="two 448px images"),
+        pytest.param([(1, 16, 16), (1, 24, 24)], id="224px and 336px images"),  # equal windows, unequal frames
+        pytest.param([(4, 16, 16), (4, 16, 16)], id="two 8-frame 224px clips"),
+        pytest.param([(2, 12, 18)], id="a 168x252px clip"),  # unequal windows: transformers' own path
+    ],
+)
+@pytest.mark.skipif(not (WEIGHTS / "model.safetensors").is_file(), reason="trio-tiny is not trained yet")
+def test_batched_window_attention_computes_what_the_stock_vision_tower_does(grids):
+    # trio-tiny's own weights: random ones attend almost evenly, where a wrong window or scale hardly shows
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(WEIGHTS).train()
+    torch.manual_seed(0)
+    grid = torch.tensor(grids)  # (media, temporal patches, patch rows, patch columns)
+    pixels = torch.randn(int(grid.prod(-1).sum()), 3 * 2 * 14 * 14)  # (patches, channels x time x 14 x 14)
+
+    def tower() -> tuple[torch.Tensor, torch.Tensor]:
+        given = pixels.clone().requires_grad_()
+        features = model.model.visual(given, grid_thw=grid).pooler_output  # (visual tokens, LLM width)
+        features.square().sum().backward()
+        return features.detach(), given.grad
+
+    stock_features, stock_grad = tower()
+    batched_window_attention(model)
+    features, grad = tower()
+    torch.testing.assert_close(features, stock_features, rtol=0, atol=1e-5)
+    torch.testing.assert_close(grad, stock_grad, rtol=0, atol=1e-5 * float(stock_grad.abs().max()))
 
 
 def test_a_short_run_writes_a_checkpoint_transformers_loads(tmp_path):
