@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import socket
 import statistics
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -214,6 +215,39 @@ def compare_optimizers(
     for engine in engines.values():
         engine.close()
     return report
+
+
+def comparison_command(
+    name: str, configurations: Callable[[Path], dict[str, dict]], *, help: str, max_tokens: int = 8, size: int = 448
+) -> click.Command:
+    """A ``trio bench NAME`` command: each of ``configurations(model_dir)`` (a name -> the engine settings
+    that differ) against no optimizer, side by side in paired rounds, printed as a table or JSON."""
+
+    @click.command(name, help=help)
+    @bench_options(max_tokens=max_tokens, size=size)
+    @click.option(
+        "--frames",
+        "frame_count",
+        type=click.IntRange(1, 64),
+        default=1,
+        show_default=True,
+        help="Frames of the synthetic video (1 = an image).",
+    )
+    def command(model_dir, depth, backend, runs, max_tokens, frame_count, size, device, as_json):
+        with bench_checkpoint(model_dir, depth, backend) as model_dir:
+            report = compare_optimizers(
+                model_dir,
+                configurations(model_dir),
+                runs=runs,
+                max_tokens=max_tokens,
+                frame_count=frame_count,
+                size=size,
+                device=device,
+                backend=backend,
+            )
+        click.echo(json.dumps(report, indent=2) if as_json else render_comparison(report))
+
+    return command
 
 
 def render_comparison(report: dict) -> str:
