@@ -95,10 +95,27 @@ def test_bad_sources_and_bodies_are_4xx(client):
         )
 
 
-def test_a_watch_on_a_real_server_alerts_and_stops_on_delete():
+@pytest.fixture
+def long_clip(tmp_path):
+    """The demo clip forty times over (80 s): a watch on it is still running when the client answers its first alert.
+
+    On the 2-second clip itself, a fast model can answer every frame, and the server end the watch,
+    before the client has read the first alert and sent its DELETE.
+    """
+    import av
+
+    from tests.media import write_clip
+
+    with av.open(str(DEMO / "moving.mp4")) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    return write_clip(tmp_path / "long.mp4", frames * 40, fps=len(frames) / 2)
+
+
+def test_a_watch_on_a_real_server_alerts_and_stops_on_delete(long_clip):
     key = {"Authorization": "Bearer watch-key"}
-    with running_server("--model", "trio-tiny", "--media-root", str(DEMO), "--api-key", "watch-key") as (url, _):
-        body = {"source": "moving.mp4", "conditions": CONDITIONS[:1], "fps": 4, "cooldown_s": 0}
+    root = str(long_clip.parent)
+    with running_server("--model", "trio-tiny", "--media-root", root, "--api-key", "watch-key") as (url, _):
+        body = {"source": long_clip.name, "conditions": CONDITIONS[:1], "fps": 4, "cooldown_s": 0}
         with httpx.Client(base_url=url, headers=key, timeout=60) as client:
             with connect_sse(client, "POST", "/v1/watch", json=body) as source:
                 stream = source.iter_sse()
@@ -106,8 +123,9 @@ def test_a_watch_on_a_real_server_alerts_and_stops_on_delete():
                 kinds = []
                 for event in stream:
                     kinds.append(event.event)
-                    if event.event == "alert":
+                    if event.event == "alert" and kinds.count("alert") == 1:
                         assert httpx.delete(f"{url}/v1/watch/{watch_id}", headers=key).status_code == 200
                 ended = json.loads(event.data)
             assert "alert" in kinds and kinds[-1] == "status" and ended["state"] == "ended"
+            assert ended["frames"] < 320  # stopped by the DELETE, not by the end of the clip
             assert client.get("/v1/watch").json() == {"watches": []}
