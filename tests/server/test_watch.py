@@ -10,7 +10,7 @@ from httpx_sse import connect_sse
 from PIL import Image
 
 from tests.server.conftest import DEMO, app_client, running_server
-from trio_core.server.watch import masked
+from trio_core.credentials import masked
 
 CONDITIONS = [
     {"id": "orange", "question": "Is there an orange square?"},
@@ -33,22 +33,29 @@ def events(client, body):
 def test_a_watch_streams_results_and_one_alert_per_cooldown(client):
     seen = events(client, {"source": "moving.mp4", "conditions": CONDITIONS, "fps": 2, "cooldown_s": 3600})
     kinds = [kind for kind, _ in seen]
-    assert kinds[0] == "status" and seen[0][1]["state"] == "started"
-    assert kinds[-1] == "status" and seen[-1][1]["state"] == "ended"
+    assert kinds[0] == "started" and kinds[-1] == "ended"
+    # Every event is the core's JSON: its type as the SSE event name and in the data.
+    assert all(data["type"] == kind and data["watch"] == seen[0][1]["watch"] and "t" in data for kind, data in seen)
     results = [data for kind, data in seen if kind == "result"]
-    assert len(results) == seen[-1][1]["frames"] >= 4
-    fired = {c["id"] for result in results for c in result["conditions"] if c["triggered"]}
+    assert len(results) == 2 * seen[-1][1]["frames_analysed"] >= 8  # one per condition per frame
+    assert all(isinstance(data["pts"], float) and data["condition"] in {"orange", "purple"} for data in results)
+    fired = {data["condition"] for data in results if data["yes"]}
     assert fired == {"orange"}  # the clip's orange square; never a purple triangle
     alerts = [data for kind, data in seen if kind == "alert"]
     assert [alert["condition"] for alert in alerts] == ["orange"]  # then quiet for the cooldown
+    assert alerts[0]["probability"] >= 0.5 and alerts[0]["frames"] == [alerts[0]["pts"]]
     picture = Image.open(io.BytesIO(base64.b64decode(alerts[0]["jpeg_b64"])))
     assert picture.format == "JPEG" and max(picture.size) <= 640
 
 
-def test_without_a_cooldown_every_yes_alerts(client):
-    seen = events(client, {"source": "moving.mp4", "conditions": CONDITIONS[:1], "fps": 2, "cooldown_s": 0})
-    yeses = [data for kind, data in seen if kind == "result" and data["conditions"][0]["triggered"]]
-    assert len([kind for kind, _ in seen if kind == "alert"]) == len(yeses) >= 2
+def test_without_a_cooldown_every_run_of_yes_starts_an_alert(client):
+    seen = events(client, {"source": "moving.mp4", "conditions": CONDITIONS[:1], "fps": 4, "cooldown_s": 0})
+    answers = [data["yes"] for kind, data in seen if kind == "result"]
+    runs = sum(1 for index, yes in enumerate(answers) if yes and (index == 0 or not answers[index - 1]))
+    assert len([kind for kind, _ in seen if kind == "alert"]) == runs >= 1
+    assert len([kind for kind, _ in seen if kind == "cleared"]) == sum(
+        1 for index in range(1, len(answers)) if answers[index - 1] and not answers[index]
+    )
 
 
 def test_a_running_watch_is_listed_and_can_be_stopped(client):
@@ -57,12 +64,12 @@ def test_a_running_watch_is_listed_and_can_be_stopped(client):
         stream = source.iter_sse()
         started = json.loads(next(stream).data)
         listed = client.get("/v1/watch").json()["watches"]
-        assert [watch["id"] for watch in listed] == [started["id"]] and listed[0]["source"] == "moving.mp4"
+        assert [watch["id"] for watch in listed] == [started["watch"]] and listed[0]["source"] == "moving.mp4"
         busy = client.post("/v1/watch", json=body)  # max_watches=1
         assert busy.status_code == 429
-        assert client.delete(f"/v1/watch/{started['id']}").status_code == 200
+        assert client.delete(f"/v1/watch/{started['watch']}").status_code == 200
         rest = [(event.event, json.loads(event.data)) for event in stream]
-    assert rest[-1][0] == "status" and rest[-1][1]["state"] == "ended"
+    assert rest[-1][0] == "ended" and rest[-1][1]["reason"] == "stopped"
     assert client.get("/v1/watch").json()["watches"] == []
     assert client.delete("/v1/watch/nope").status_code == 404
 
@@ -119,13 +126,13 @@ def test_a_watch_on_a_real_server_alerts_and_stops_on_delete(long_clip):
         with httpx.Client(base_url=url, headers=key, timeout=60) as client:
             with connect_sse(client, "POST", "/v1/watch", json=body) as source:
                 stream = source.iter_sse()
-                watch_id = json.loads(next(stream).data)["id"]
+                watch_id = json.loads(next(stream).data)["watch"]
                 kinds = []
                 for event in stream:
                     kinds.append(event.event)
                     if event.event == "alert" and kinds.count("alert") == 1:
                         assert httpx.delete(f"{url}/v1/watch/{watch_id}", headers=key).status_code == 200
                 ended = json.loads(event.data)
-            assert "alert" in kinds and kinds[-1] == "status" and ended["state"] == "ended"
-            assert ended["frames"] < 320  # stopped by the DELETE, not by the end of the clip
+            assert "alert" in kinds and kinds[-1] == "ended" and ended["reason"] == "stopped"
+            assert ended["frames_analysed"] < 320  # stopped by the DELETE, not by the end of the clip
             assert client.get("/v1/watch").json() == {"watches": []}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,6 +19,8 @@ class Frame:
     image: np.ndarray
     timestamp: float
     index: int
+    # When a live source read it (time.monotonic()); None for files. A watch measures its lag from here.
+    captured: float | None = None
 
     @property
     def height(self) -> int:
@@ -27,6 +29,18 @@ class Frame:
     @property
     def width(self) -> int:
         return int(self.image.shape[1])
+
+
+@dataclass(frozen=True)
+class SourceNotice:
+    """Something a live source tells a watch between its frames: ``reconnecting`` or ``reconnected``.
+
+    A live source yields these among its frames; the watch turns each into an event of that
+    ``kind`` with the ``details`` (the attempt, the delay, the error).
+    """
+
+    kind: str
+    details: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,29 @@ class TrioCore:
         """Like :meth:`analyze_frame_each`, about a video."""
         return self._each(video, questions, self.video_plan(), settings)
 
+    def watch(self, source: Any, conditions: list, **settings: Any):
+        """Watch ``source`` (a file, a URL, ``rtsp://...``) for ``conditions``; iterate the result for its events.
+
+        ``conditions`` are yes/no questions (their ids are made from their words), dicts or
+        :class:`trio_core.watch.Condition`; ``settings`` are :class:`trio_core.watch.WatchSettings`
+        fields (``fps``, ``confirm``, ``clear``, ``cooldown_s``, ``window``, ``realtime``, ...).
+
+        >>> for event in engine.watch("driveway.mp4", ["Is there a car?"], fps=1):
+        ...     print(event.to_dict())
+        """
+        from pydantic import ValidationError
+
+        from .config import checked_settings
+        from .watch import Watch, WatchSettings
+
+        self._loaded()
+        try:
+            watch_settings = checked_settings(WatchSettings, settings, flag="watch setting", name="watch")
+            return Watch(self, source, conditions, watch_settings)
+        except ValidationError as error:  # a condition's id or question
+            problem = error.errors()[0]
+            raise TrioError(f"Condition {'.'.join(map(str, problem['loc']))}: {problem['msg']}.") from None
+
     def stream_video(self, video: Any, question: str, **settings: Any) -> Iterator[str | AnalysisResult]:
         """Like :meth:`analyze_video`, but yields text deltas as they are generated, then the result."""
         return self._stream(video, question, self.video_plan(), settings)

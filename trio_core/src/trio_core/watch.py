@@ -1,0 +1,500 @@
+"""Watching a source for conditions: the engine behind ``trio watch`` and ``/v1/watch``.
+
+A watch reads a source's frames at the rate asked, lets the frame filters gate them (a gated
+frame costs no inference), asks every condition about each frame that passes (together, as
+one batch where the backend and optimizers allow), decides yes or no from the answer's
+first-token probabilities, and keeps a small state machine per condition:
+
+- an alert **starts** after ``confirm`` consecutive yes frames, unless the condition alerted
+  less than ``cooldown_s`` seconds of the source before (a flapping condition stays quiet);
+- it is **cleared** after ``clear`` consecutive no frames.
+
+What happens is a stream of :class:`WatchEvent`, one JSON shape for the CLI's ``--json``, the
+server's SSE and (later) the event store and alert sinks: ``type`` (one of
+:data:`EVENT_TYPES`), ``watch`` (its id), ``t`` (wall-clock time, ISO 8601) and, where a
+frame is involved, ``pts`` (seconds into the source) and ``condition``, ``answer``,
+``probability`` as they apply.
+
+Pacing: on a live source (and on a file with ``realtime``) a reader thread keeps only the
+newest frame; the watch analyses the newest one each time the model is free and counts the
+rest as dropped, so the lag behind live stays bounded by one inference. On a file it takes
+every sampled frame, as fast as the model answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .credentials import masked
+from .errors import TrioError
+from .frames import Frame, SamplingPlan, SourceNotice
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .sdk import AnalysisResult, TrioCore
+
+EVENT_TYPES = (
+    "started",
+    "result",
+    "alert",
+    "cleared",
+    "gated",
+    "reconnecting",
+    "reconnected",
+    "heartbeat",
+    "error",
+    "ended",
+)
+
+# Below this P(yes) + P(no) for the first answer token, the model answered neither yes nor no:
+# the probability is not a decision, and the text decides instead.
+YES_NO_MASS = 0.5
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+class Condition(BaseModel):
+    """A yes/no question to watch for, with an id that events and alerts carry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    question: str = Field(
+        min_length=1, max_length=2000, description="A yes/no question, e.g. 'Is someone at the door?'"
+    )
+    window: int | None = Field(
+        None, ge=1, le=64, description="Ask about the last this many frames as a clip (default: the watch's window)."
+    )
+
+
+def conditions_from(items: list[str | dict | Condition]) -> list[Condition]:
+    """Conditions from questions (ids made from their words: ``a-person-is-waving``), dicts or Conditions."""
+    conditions: list[Condition] = []
+    for item in items:
+        if isinstance(item, Condition):
+            conditions.append(item)
+        elif isinstance(item, dict):
+            conditions.append(Condition(**item))
+        else:
+            base = _SLUG.sub("-", item.lower()).strip("-")[:56] or "condition"
+            ident, number = base, 2
+            while any(condition.id == ident for condition in conditions):
+                ident, number = f"{base}-{number}", number + 1
+            conditions.append(Condition(id=ident, question=item))
+    if not conditions:
+        raise TrioError("Give at least one condition to watch for, e.g. -w 'Is someone at the door?'.")
+    if len({condition.id for condition in conditions}) != len(conditions):
+        raise TrioError("Two conditions have the same id: give each its own.")
+    return conditions
+
+
+class WatchSettings(BaseModel):
+    """How a watch samples, decides and paces; every field has a CLI flag of the same name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fps: float = Field(1.0, gt=0.0, le=30.0, description="Frames checked per second of the source.")
+    confirm: int = Field(1, ge=1, le=1000, description="Consecutive yes frames before an alert starts.")
+    clear: int = Field(1, ge=1, le=1000, description="Consecutive no frames before an alert is cleared.")
+    cooldown_s: float = Field(
+        30.0, ge=0.0, le=86_400, description="Seconds of the source after an alert's start before it may start again."
+    )
+    window: int = Field(
+        1, ge=1, le=64, description="Frames each condition sees: the newest one, or the last K as a clip."
+    )
+    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="P(yes) / (P(yes) + P(no)) from which an answer is yes.")
+    realtime: bool = Field(
+        False, description="Pace a file as if it were live: analyse the newest frame, drop the rest."
+    )
+    max_tokens: int = Field(8, ge=1, le=256, description="Most tokens of each answer.")
+    max_side: int | None = Field(None, ge=28, le=3840, description="Longest frame side (default: the engine's).")
+    heartbeat_s: float = Field(10.0, gt=0.0, description="A heartbeat event after this long with nothing else to say.")
+
+
+@dataclass
+class WatchEvent:
+    """One thing that happened in a watch. :meth:`to_dict` is its JSON form."""
+
+    type: str
+    watch: str
+    t: str
+    pts: float | None = None
+    condition: str | None = None
+    answer: str | None = None
+    probability: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    image: np.ndarray | None = None  # an alert's frame (RGB), for a snapshot; not part of the JSON
+
+    def to_dict(self, *, jpeg: bool = False) -> dict[str, Any]:
+        """The event as JSON data; with ``jpeg``, an alert's frame as ``jpeg_b64`` (base64 JPEG)."""
+        data: dict[str, Any] = {"type": self.type, "watch": self.watch, "t": self.t}
+        for name in ("pts", "condition", "answer", "probability"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        data.update(self.details)
+        if jpeg and self.image is not None:
+            data["jpeg_b64"] = jpeg_b64(self.image)
+        return data
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 85) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def jpeg_b64(image: np.ndarray) -> str:
+    import base64
+
+    return base64.b64encode(jpeg_bytes(image)).decode()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def answered_yes(result: AnalysisResult, threshold: float = 0.5) -> bool | None:
+    """Whether an answer says yes: from the first token's probabilities, else from its text; None when neither."""
+    if result.yes_probability is not None and result.yes_no_mass is not None and result.yes_no_mass >= YES_NO_MASS:
+        return result.yes_probability >= threshold
+    words = result.text.strip().lower().split()
+    first = words[0].strip(".,!:;") if words else ""
+    return True if first == "yes" else False if first == "no" else None
+
+
+class ConditionState:
+    """One condition's state machine: yes and no runs, whether it is alerting, its cooldown."""
+
+    def __init__(self, settings: WatchSettings):
+        self.settings = settings
+        self.alerting = False
+        self.yes_run: list[float] = []  # pts of the consecutive yes frames so far
+        self.no_run = 0
+        self.alert_started: float | None = None  # pts of the frame that started the current or last alert
+        self.alerts = 0
+
+    def observe(self, yes: bool | None, pts: float) -> str | None:
+        """Take one frame's decision (None, no answer, counts as no); ``"alert"`` or ``"cleared"`` when it changes."""
+        if yes:
+            self.yes_run.append(pts)
+            self.no_run = 0
+            cooled = self.alert_started is None or pts - self.alert_started >= self.settings.cooldown_s
+            if not self.alerting and len(self.yes_run) >= self.settings.confirm and cooled:
+                self.alerting, self.alert_started = True, pts
+                self.alerts += 1
+                return "alert"
+            return None
+        self.yes_run = []
+        self.no_run += 1
+        if self.alerting and self.no_run >= self.settings.clear:
+            self.alerting = False
+            return "cleared"
+        return None
+
+
+_END = object()
+_QUIET = object()
+
+
+class NewestFrame:
+    """A one-frame mailbox between a live reader and the watch: a new frame replaces one not taken yet.
+
+    Replaced frames are counted in ``dropped``; notices (reconnecting, ...) and the end of the
+    stream are never dropped.
+    """
+
+    def __init__(self):
+        self._lock = threading.Condition()
+        self._frame: Frame | None = None
+        self._notices: deque = deque()
+        self.dropped = 0
+
+    def put(self, item) -> None:
+        with self._lock:
+            if isinstance(item, Frame):
+                self.dropped += self._frame is not None
+                self._frame = item
+            else:
+                self._notices.append(item)
+            self._lock.notify()
+
+    def take(self, timeout: float):
+        """The next notice, else the newest frame; ``_QUIET`` after ``timeout`` seconds with neither."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._notices or self._frame is not None, timeout=timeout):
+                return _QUIET
+            if self._notices and (self._frame is None or self._notices[0] is not _END):
+                return self._notices.popleft()
+            frame, self._frame = self._frame, None
+            return frame
+
+
+class Watch:
+    """A watch of one source for some conditions: iterate it for its events; :meth:`stop` ends it.
+
+    ``target`` is what a frame source opens (a path, a URL, ``rtsp://...``); ``label`` is how
+    events and listings name it (credentials are always masked). ``turn`` wraps each
+    inference and yields the engine to use (the server passes its queue for the model);
+    ``on_answer`` sees every answer (the server counts them in its metrics).
+    """
+
+    def __init__(
+        self,
+        engine: TrioCore,
+        target: Any,
+        conditions: list[str | dict | Condition],
+        settings: WatchSettings | None = None,
+        *,
+        label: str | None = None,
+        turn: Callable[[], contextlib.AbstractContextManager[TrioCore]] | None = None,
+        on_answer: Callable[[AnalysisResult], None] | None = None,
+        watch_id: str | None = None,
+    ):
+        self.engine = engine
+        self.target = target
+        self.conditions = conditions_from(conditions)
+        self.settings = settings or WatchSettings()
+        self.id = watch_id or uuid.uuid4().hex[:12]
+        self.source = masked(label if label is not None else str(target))
+        self.turn = turn or (lambda: contextlib.nullcontext(engine))
+        self.on_answer = on_answer or (lambda result: None)
+        self.started = time.time()
+        self.states = {condition.id: ConditionState(self.settings) for condition in self.conditions}
+        self.seen = self.analysed = self.gated = self.dropped = 0
+        self.latency_ms = 0.0
+        self._stopped = threading.Event()
+
+    @property
+    def alerts(self) -> int:
+        return sum(state.alerts for state in self.states.values())
+
+    def stop(self) -> None:
+        """End the watch after the frame in progress; iteration then yields ``ended``."""
+        self._stopped.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def describe(self) -> dict:
+        """What a listing shows (the source masked)."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "conditions": [condition.model_dump(exclude_none=True) for condition in self.conditions],
+            "fps": self.settings.fps,
+            "started": self.started,
+            "frames": self.analysed,
+            "frames_seen": self.seen,
+            "frames_gated": self.gated,
+            "frames_dropped": self.dropped,
+            "alerts": self.alerts,
+            "alerting": sorted(name for name, state in self.states.items() if state.alerting),
+        }
+
+    def event(self, kind: str, **fields) -> WatchEvent:
+        image = fields.pop("image", None)
+        known = {name: fields.pop(name) for name in ("pts", "condition", "answer", "probability") if name in fields}
+        return WatchEvent(kind, self.id, now_iso(), details=fields, image=image, **known)
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        yield self.event(
+            "started",
+            source=self.source,
+            conditions=[condition.model_dump(exclude_none=True) for condition in self.conditions],
+            settings=self.settings.model_dump(exclude={"heartbeat_s"}),
+        )
+        reason = "source ended"
+        try:
+            filters = self._filters()
+            windows = deque(maxlen=max(self._window(c) for c in self.conditions))
+            for item in self._items():
+                if self.stopped:
+                    reason = "stopped"
+                    break
+                if item is _QUIET:
+                    yield self.event("heartbeat")
+                    continue
+                if isinstance(item, SourceNotice):
+                    yield self.event(item.kind, **item.details)
+                    continue
+                self.seen += 1
+                gate = next((f.name for f in filters if not f.keep(item)), None)
+                if gate is not None:
+                    self.gated += 1
+                    yield self.event("gated", pts=item.timestamp, filter=gate)
+                    continue
+                windows.append(item)
+                yield from self._analyse(item, list(windows))
+            else:
+                reason = "stopped" if self.stopped else "source ended"
+        except TrioError as error:
+            reason = "error"
+            yield self.event("error", message=str(error))
+        yield self.event(
+            "ended",
+            reason=reason,
+            frames_seen=self.seen,
+            frames_analysed=self.analysed,
+            frames_gated=self.gated,
+            frames_dropped=self.dropped,
+            alerts=self.alerts,
+            mean_latency_ms=self.latency_ms / self.analysed if self.analysed else None,
+        )
+
+    # The frames -------------------------------------------------------------------------
+
+    def _window(self, condition: Condition) -> int:
+        return condition.window or self.settings.window
+
+    def _plan(self) -> SamplingPlan:
+        side = self.settings.max_side or self.engine.config.max_side
+        return SamplingPlan(fps=self.settings.fps, min_frames=1, max_frames=10_000_000, max_side=side)
+
+    def _filters(self):
+        from .filters import enabled_filters
+        from .plugins import registry
+
+        return enabled_filters(self.engine.config, registry())
+
+    def _open(self):
+        from .plugins import registry
+        from .sources import find_source
+
+        source = find_source(self.target, registry().objects("frame source"))
+        return source, iter(source.open(self.target, self._plan(), self.engine.config))
+
+    def _items(self) -> Iterator:
+        """Frames and notices to act on, paced: every frame of a file, the newest of a live stream."""
+        source, frames = self._open()
+        if not (getattr(source, "live", False) or self.settings.realtime):
+            yield from frames
+            return
+        mailbox = NewestFrame()
+        failure: list[BaseException] = []
+        done = threading.Event()  # the watch no longer wants frames (stopped, failed, or closed)
+        reader = threading.Thread(
+            target=self._read, args=(frames, mailbox, failure, done), daemon=True, name=f"trio-watch-{self.id}"
+        )
+        reader.start()
+        try:
+            while True:
+                item = mailbox.take(self.settings.heartbeat_s)
+                self.dropped = mailbox.dropped
+                if item is _END:
+                    if failure:
+                        raise failure[0]
+                    return
+                yield item
+        finally:
+            done.set()  # the reader stops at its next frame
+            reader.join(timeout=5)
+
+    def _read(self, frames, mailbox: NewestFrame, failure: list, done: threading.Event) -> None:
+        """The reader thread: every frame into the mailbox, at the source's own pace or (``realtime``) at
+        its timestamps, each stamped with when it arrived (the lag is measured from there)."""
+        start = first = None
+        try:
+            for item in frames:
+                if done.is_set() or self._stopped.is_set():
+                    break
+                if isinstance(item, Frame):
+                    if self.settings.realtime:
+                        if start is None:
+                            start, first = time.monotonic(), item.timestamp
+                        delay = start + (item.timestamp - first) - time.monotonic()
+                        if delay > 0 and (done.wait(delay) or self._stopped.is_set()):
+                            break
+                    if item.captured is None:
+                        item = dataclasses.replace(item, captured=time.monotonic())
+                mailbox.put(item)
+        except BaseException as error:  # reported by the watch, in order, after what was read
+            failure.append(error)
+        finally:
+            mailbox.put(_END)
+
+    # The model --------------------------------------------------------------------------
+
+    def _analyse(self, frame: Frame, recent: list[Frame]) -> Iterator[WatchEvent]:
+        started = time.perf_counter()
+        answers = self._ask(recent)
+        latency = (time.perf_counter() - started) * 1000
+        # Behind live: from the frame's arrival to its answer (live sources and realtime files only).
+        lag = {"lag_s": time.monotonic() - frame.captured} if frame.captured is not None else {}
+        self.analysed += 1
+        self.latency_ms += latency
+        for condition in self.conditions:
+            result = answers[condition.id]
+            yes = answered_yes(result, self.settings.threshold)
+            state = self.states[condition.id]
+            change = state.observe(yes, frame.timestamp)
+            probability = result.yes_probability
+            yield self.event(
+                "result",
+                pts=frame.timestamp,
+                condition=condition.id,
+                answer=result.text,
+                probability=probability,
+                yes=yes,
+                alerting=state.alerting,
+                latency_ms=latency,
+                **lag,
+            )
+            if change == "alert":
+                yield self.event(
+                    "alert",
+                    pts=frame.timestamp,
+                    condition=condition.id,
+                    answer=result.text,
+                    probability=probability,
+                    question=condition.question,
+                    frames=list(state.yes_run[-self.settings.confirm :]),
+                    image=frame.image,
+                )
+            elif change == "cleared":
+                yield self.event(
+                    "cleared",
+                    pts=frame.timestamp,
+                    condition=condition.id,
+                    answer=result.text,
+                    probability=probability,
+                    duration_s=frame.timestamp - state.alert_started,
+                )
+
+    def _ask(self, recent: list[Frame]) -> dict[str, AnalysisResult]:
+        """Every condition's answer about the newest frame (or its window), one call per window size."""
+        from .metrics import Metrics
+        from .pipeline import Clip
+
+        by_window: dict[int, list[Condition]] = {}
+        for condition in self.conditions:
+            by_window.setdefault(self._window(condition), []).append(condition)
+        answers = {}
+        plan = self._plan()
+        with self.turn() as engine:
+            for size, conditions in by_window.items():
+                frames = recent[-size:]
+                clip = Clip(frames, plan, Metrics(frames_in=len(frames), frames_used=len(frames)), 0.0)
+                ask = engine.analyze_frame_each if len(frames) == 1 else engine.analyze_video_each
+                results = ask(clip, [c.question for c in conditions], yes_no=True, max_tokens=self.settings.max_tokens)
+                answers.update({c.id: result for c, result in zip(conditions, results, strict=True)})
+        for result in answers.values():
+            self.on_answer(result)
+        return answers
