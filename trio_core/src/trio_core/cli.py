@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -139,6 +140,77 @@ def analyze(source, question, as_json, **options):
     else:
         click.echo()
         click.secho(result.metrics.summary(), err=True, dim=True)
+
+
+@cli.command()
+@click.argument("source")
+@click.option(
+    "--condition", "-w", "conditions", multiple=True, required=True, metavar="CONDITION",
+    help="What to watch for, as a yes/no question ('Is someone at the door?') or a statement; repeatable.",
+)  # fmt: skip
+@click.option("--confirm", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Consecutive yes frames before an alert starts.")  # fmt: skip
+@click.option("--clear", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Consecutive no frames before an alert is cleared.")  # fmt: skip
+@click.option("--cooldown", type=click.FloatRange(0, 86_400), default=30.0, show_default=True,
+              help="Seconds after an alert's start before the same condition may alert again.")  # fmt: skip
+@click.option("--window", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Frames each condition sees: the newest (1), or the last K as a clip (for motion).")  # fmt: skip
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True, help="P(yes) / (P(yes) + P(no)) from which an answer counts as yes.")  # fmt: skip
+@click.option("--realtime", is_flag=True, help="Pace a file as if it were live: the newest frame, dropping the rest.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON event per line on stdout (JSON Lines), nothing else.")
+@click.option("--snapshots", type=click.Path(file_okay=False, path_type=Path), help="Save each alert's frame here.")
+@click.option("--no-sound", is_flag=True, help="No terminal bell on an alert.")
+@engine_options
+def watch(source, conditions, confirm, clear, cooldown, window, threshold, realtime, as_json, snapshots, no_sound,
+          **options):  # fmt: skip
+    """Watch SOURCE (a video file, a URL, a camera a source plugin opens) for CONDITIONs; alert when one holds.
+
+    --fps is frames checked per second of the source (default 1 here). Ctrl-C ends the watch with a summary.
+    """
+    from pydantic import ValidationError
+
+    from .plugins import registry
+    from .sources import find_source
+    from .watch import WatchSettings
+    from .watch_display import JsonLines, Snapshots, StatusBoard, summary
+
+    try:
+        settings = WatchSettings(
+            fps=options.get("fps") or 1.0, confirm=confirm, clear=clear, cooldown_s=cooldown, window=window,
+            threshold=threshold, realtime=realtime,
+        )  # fmt: skip
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise ConfigError(f"--{problem['loc'][0]}: {problem['msg']}.") from None
+    engine = engine_from_options(options)
+    # A bad file or an unknown scheme fails now, in a fraction of a second, not after a model has loaded.
+    if not getattr(find_source(source, registry().objects("frame source")), "live", False):
+        engine.read_frame(source)
+    engine.load()
+    running = engine.watch(source, list(conditions), **settings.model_dump())
+    store = Snapshots(snapshots)
+    display = JsonLines(sys.stdout, store) if as_json else StatusBoard(running, store, sound=not no_sound)
+    ended, failure = None, None
+    try:
+        for event in running:
+            if event.type == "error":
+                failure = event.details["message"]
+            if event.type == "ended":
+                ended = event
+            display.show(event)
+    except KeyboardInterrupt:
+        running.stop()
+        ended = running.ended("interrupted")
+        if as_json:
+            display.show(ended)
+    finally:
+        display.close()
+    if not as_json:
+        click.echo(summary(ended.to_dict()))
+    if failure:
+        raise TrioError(failure)
 
 
 @cli.command("eval")

@@ -80,7 +80,8 @@ class Condition(BaseModel):
 
 
 def conditions_from(items: list[str | dict | Condition]) -> list[Condition]:
-    """Conditions from questions (ids made from their words: ``a-person-is-waving``), dicts or Conditions."""
+    """Conditions from plain words (ids made from them: ``a-person-is-waving``; a statement is asked as a yes/no
+    question), dicts or Conditions."""
     conditions: list[Condition] = []
     for item in items:
         if isinstance(item, Condition):
@@ -92,12 +93,20 @@ def conditions_from(items: list[str | dict | Condition]) -> list[Condition]:
             ident, number = base, 2
             while any(condition.id == ident for condition in conditions):
                 ident, number = f"{base}-{number}", number + 1
-            conditions.append(Condition(id=ident, question=item))
+            conditions.append(Condition(id=ident, question=as_question(item)))
     if not conditions:
         raise TrioError("Give at least one condition to watch for, e.g. -w 'Is someone at the door?'.")
     if len({condition.id for condition in conditions}) != len(conditions):
         raise TrioError("Two conditions have the same id: give each its own.")
     return conditions
+
+
+def as_question(condition: str) -> str:
+    """A condition as the model is asked it: a question stays as it is, a statement becomes a yes/no question."""
+    text = condition.strip()
+    if text.endswith("?"):
+        return text
+    return f"Is this true of the picture: {text.rstrip('.!')}? Answer yes or no."
 
 
 class WatchSettings(BaseModel):
@@ -348,7 +357,11 @@ class Watch:
         except TrioError as error:
             reason = "error"
             yield self.event("error", message=str(error))
-        yield self.event(
+        yield self.ended(reason)
+
+    def ended(self, reason: str) -> WatchEvent:
+        """The ``ended`` event: why, and the counts so far (also for a watch interrupted from outside)."""
+        return self.event(
             "ended",
             reason=reason,
             frames_seen=self.seen,
