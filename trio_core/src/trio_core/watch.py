@@ -458,38 +458,19 @@ class Watch:
             yes = answered_yes(result, self.settings.threshold)
             state = self.states[condition.id]
             change = state.observe(yes, frame.timestamp)
-            probability = result.yes_probability
-            yield self.event(
-                "result",
-                pts=frame.timestamp,
-                condition=condition.id,
-                answer=result.text,
-                probability=probability,
-                yes=yes,
-                alerting=state.alerting,
-                latency_ms=latency,
-                **lag,
-            )
+            # What every event about this condition's answer to this frame says.
+            about = {
+                "pts": frame.timestamp,
+                "condition": condition.id,
+                "answer": result.text,
+                "probability": result.yes_probability,
+            }
+            yield self.event("result", **about, yes=yes, alerting=state.alerting, latency_ms=latency, **lag)
             if change == "alert":
-                yield self.event(
-                    "alert",
-                    pts=frame.timestamp,
-                    condition=condition.id,
-                    answer=result.text,
-                    probability=probability,
-                    question=condition.question,
-                    frames=list(state.yes_run[-self.settings.confirm :]),
-                    image=frame.image,
-                )
+                frames = list(state.yes_run[-self.settings.confirm :])
+                yield self.event("alert", **about, question=condition.question, frames=frames, image=frame.image)
             elif change == "cleared":
-                yield self.event(
-                    "cleared",
-                    pts=frame.timestamp,
-                    condition=condition.id,
-                    answer=result.text,
-                    probability=probability,
-                    duration_s=frame.timestamp - state.alert_started,
-                )
+                yield self.event("cleared", **about, duration_s=frame.timestamp - state.alert_started)
 
     def _ask(self, recent: list[Frame]) -> dict[str, AnalysisResult]:
         """Every condition's answer about the newest frame (or its window), one call per window size."""
