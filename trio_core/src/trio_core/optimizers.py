@@ -79,9 +79,8 @@ class Optimizer:
         return checked_settings(self.Settings, given, flag="--opt", name=self.name)
 
     def incompatibility(self, family: str, backend: str) -> str | None:
-        """Why this optimizer cannot run on ``family`` with ``backend``, or None when it can."""
-        if backend not in self.backends:
-            return f"the {backend} backend (it supports: {', '.join(sorted(self.backends)) or 'none'})"
+        """Why this optimizer cannot run on ``family`` with ``backend`` (a backend it has an implementation
+        for), or None when it can; override it for finer rules."""
         if family not in self.families:
             return f"the {family} model family (it supports: {', '.join(sorted(self.families)) or 'none'})"
         return None
@@ -94,10 +93,7 @@ class Optimizer:
         """
         target = self.implementations.get(backend)
         if target is None:
-            raise IncompatibleOptimizerError(
-                f"The optimizer '{self.name}' does not support the {backend} backend "
-                f"(it supports: {', '.join(sorted(self.backends)) or 'none'}); drop it from --optimizers."
-            )
+            raise IncompatibleOptimizerError(elsewhere_message(self, backend, distribution))
         module_name, _, function = target.partition(":")
         try:
             module = importlib.import_module(module_name)
@@ -203,7 +199,7 @@ def plan_optimizers(config: EngineConfig, family: str, backend: str, registry: R
     for name in dict.fromkeys(config.optimizers):
         item = registry.item("optimizer", name)
         optimizer = item.obj
-        if backend not in optimizer.backends:
+        if backend not in optimizer.backends:  # said before the family: the fix is another backend
             raise IncompatibleOptimizerError(elsewhere_message(optimizer, backend, item.distribution))
         reason = optimizer.incompatibility(family, backend)
         if reason:
