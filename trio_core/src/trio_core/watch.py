@@ -330,13 +330,11 @@ class Watch:
             conditions=[condition.model_dump(exclude_none=True) for condition in self.conditions],
             settings=self.settings.model_dump(exclude={"heartbeat_s"}),
         )
-        reason = "source ended"
         try:
             filters = self._filters()
             windows = deque(maxlen=max(self._window(c) for c in self.conditions))
             for item in self._items():
                 if self.stopped:
-                    reason = "stopped"
                     break
                 if item is _QUIET:
                     yield self.event("heartbeat")
@@ -352,8 +350,7 @@ class Watch:
                     continue
                 windows.append(item)
                 yield from self._analyse(item, list(windows))
-            else:
-                reason = "stopped" if self.stopped else "source ended"
+            reason = "stopped" if self.stopped else "source ended"
         except TrioError as error:
             reason = "error"
             yield self.event("error", message=str(error))
