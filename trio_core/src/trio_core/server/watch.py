@@ -36,17 +36,19 @@ class WatchRequest(BaseModel):
         "(rtsp://..., webcam://0)."
     )
     conditions: list[Condition] = Field(min_length=1, max_length=16)
-    fps: float = Field(1.0, gt=0.0, le=30.0, description="Frames checked per second of the source.")
-    max_side: int | None = Field(None, ge=28, description="Longest frame side (aspect ratio kept; clamped).")
+    # The watch's own settings: bounds, defaults and help from WatchSettings, the one definition.
+    fps: float = WatchSettings.model_fields["fps"]
+    confirm: int = WatchSettings.model_fields["confirm"]
+    clear: int = WatchSettings.model_fields["clear"]
+    window: int = WatchSettings.model_fields["window"]
+    threshold: float = WatchSettings.model_fields["threshold"]
+    realtime: bool = WatchSettings.model_fields["realtime"]
+    max_tokens: int = WatchSettings.model_fields["max_tokens"]
+    # These two differ on the server: the default cooldown is the server's, and the size is clamped.
     cooldown_s: float | None = Field(
         None, ge=0.0, le=86_400, description="Seconds of the source after an alert's start before it may start again."
     )
-    confirm: int = Field(1, ge=1, le=1000, description="Consecutive yes frames before an alert starts.")
-    clear: int = Field(1, ge=1, le=1000, description="Consecutive no frames before an alert is cleared.")
-    window: int = Field(1, ge=1, le=64, description="Frames each condition sees: the newest, or the last K as a clip.")
-    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="P(yes) / (P(yes) + P(no)) from which an answer is yes.")
-    realtime: bool = Field(False, description="Pace a file as if it were live (newest frame, drop the rest).")
-    max_tokens: int = Field(8, ge=1, le=256, description="Most tokens of each answer.")
+    max_side: int | None = Field(None, ge=28, description="Longest frame side (aspect ratio kept; clamped).")
 
 
 class WatchManager:
