@@ -162,6 +162,11 @@ class Backend(ABC):
         return {"priority": self.priority, "available": self.is_available()}
 
 
+def available_by_priority(backends: list[Backend]) -> list[Backend]:
+    """The backends that can run here, the one ``--backend auto`` prefers first."""
+    return sorted((backend for backend in backends if backend.is_available()), key=lambda backend: -backend.priority)
+
+
 def process_peak_rss_mb() -> float:
     """The process's peak resident memory in MB (Linux reports KiB, macOS bytes)."""
     import resource

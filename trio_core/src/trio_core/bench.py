@@ -82,13 +82,14 @@ def bench_checkpoint(model_dir: Path | None, depth: tuple[int, int] = (4, 4), ba
 
 def checkpoint_writer(backend: str = "auto"):
     """The backend that writes a benchmark's random-weight checkpoint: ``backend``, or the best available one."""
+    from .backends import available_by_priority
     from .errors import PluginNotFoundError
     from .plugins import registry
 
     reg = registry()
     if backend != "auto":
         return reg.find("backend", backend)
-    available = sorted((b for b in reg.objects("backend") if b.is_available()), key=lambda b: -b.priority)
+    available = available_by_priority(reg.objects("backend"))
     if not available:
         raise PluginNotFoundError("No backend is available to build a benchmark model: install one, or pass --model.")
     return available[0]

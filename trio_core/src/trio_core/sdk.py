@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .backends import Backend, GenerationSettings, GenerationStats, LoadedModel
+from .backends import Backend, GenerationSettings, GenerationStats, LoadedModel, available_by_priority
 from .chat import Message, question_about
 from .config import EngineConfig, load_config
 from .errors import IncompatibleOptimizerError, PluginNotFoundError, TrioError
@@ -238,7 +238,7 @@ def choose_backend(requested: str, model_type: str, reg: Registry) -> tuple[Back
         if family is None:
             raise PluginNotFoundError(f"The {requested} backend has no model family for model_type '{model_type}'.")
         return backend, family
-    available = sorted((b for b in backends if b.is_available()), key=lambda b: -b.priority)
+    available = available_by_priority(backends)
     if not available:
         raise PluginNotFoundError(missing_message("backend", "torch", [b.name for b in backends]))
     for exact in (True, False):
