@@ -10,6 +10,7 @@ from httpx_sse import connect_sse
 from PIL import Image
 
 from tests.server.conftest import DEMO, app_client, running_server
+from trio_core.bench import free_port
 from trio_core.credentials import masked
 
 CONDITIONS = [
@@ -91,8 +92,13 @@ def test_a_listed_url_source_hides_its_password(local_http):
 
 
 def test_bad_sources_and_bodies_are_4xx(client):
-    rtsp = client.post("/v1/watch", json={"source": "rtsp://127.0.0.1:8554/cam", "conditions": CONDITIONS})
-    assert rtsp.status_code == 400 and "trio-source-rtsp" in rtsp.json()["error"]["message"]
+    rtsp = client.post(
+        "/v1/watch", json={"source": f"rtsp://cam:hunter2@127.0.0.1:{free_port()}/cam", "conditions": CONDITIONS}
+    )
+    assert rtsp.status_code == 400 and "Nothing is listening at 127.0.0.1:" in rtsp.json()["error"]["message"]
+    assert "hunter2" not in rtsp.text
+    typo = client.post("/v1/watch", json={"source": "rtps://127.0.0.1/cam", "conditions": CONDITIONS})
+    assert typo.status_code == 400 and "did you mean rtsp://?" in typo.json()["error"]["message"]
     outside = client.post("/v1/watch", json={"source": "../../README.md", "conditions": CONDITIONS})
     assert outside.status_code == 403
     assert client.post("/v1/watch", json={"source": "moving.mp4", "conditions": []}).status_code == 400

@@ -43,7 +43,7 @@ def test_bad_input_is_one_sentence_and_a_non_zero_exit(tmp_path):
     assert missing.stderr.strip() == f"Error: '{tmp_path / 'nope.mp4'}' does not exist: check the path."
     scheme = run_trio("watch", "rtps://127.0.0.1/cam", "-w", ORANGE, "--model", "trio-tiny")
     assert scheme.returncode == 1 and "Traceback" not in scheme.stderr
-    assert len(scheme.stderr.strip().splitlines()) == 1 and "'rtps'" in scheme.stderr
+    assert len(scheme.stderr.strip().splitlines()) == 1 and "did you mean rtsp://?" in scheme.stderr
     zero = run_trio("watch", "x.mp4", "-w", ORANGE, "--confirm", "0")
     assert zero.returncode == 2 and "--confirm" in zero.stderr
 

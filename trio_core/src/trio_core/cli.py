@@ -58,6 +58,23 @@ def _settings_by_name(example: str):
 
 _optimizer_settings = _settings_by_name("tome.keep=0.5")
 _filter_settings = _settings_by_name("dedup.threshold=0.05")
+_source_settings = _settings_by_name("stream.read_timeout_s=5")
+
+
+class SideOrAuto(click.ParamType):
+    """``--max-side``: pixels, or ``auto`` (measured at start-up by the watch commands)."""
+
+    name = "PIXELS|auto"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "auto":
+            return "auto"
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number of pixels nor 'auto'.", param, ctx)
 
 
 def engine_options(command):
@@ -89,6 +106,15 @@ def engine_options(command):
             help="A frame filter's setting, e.g. --filter dedup.threshold=0.05 or --filter motion_gate.enabled=true; "
             "repeatable [env TRIO_FILTER_SETTINGS, JSON].",
         ),
+        click.option(
+            "--source",
+            "source_settings",
+            multiple=True,
+            metavar="NAME.SETTING=VALUE",
+            callback=_source_settings,
+            help="A frame source's setting, e.g. --source stream.read_timeout_s=5 or --source webcam.video_size=1280x720; "
+            "repeatable [env TRIO_SOURCE_SETTINGS, JSON].",
+        ),
         click.option("--max-tokens", type=int, help="Most new tokens [env TRIO_MAX_TOKENS]."),
         click.option("--temperature", type=float, help="0 is greedy [env TRIO_TEMPERATURE]."),
         click.option("--top-p", type=float, help="Nucleus sampling mass [env TRIO_TOP_P]."),
@@ -96,7 +122,11 @@ def engine_options(command):
         click.option("--fps", type=float, help="Frames sampled per second of video [env TRIO_FPS]."),
         click.option("--min-frames", type=int, help="Fewest frames sampled [env TRIO_MIN_FRAMES]."),
         click.option("--max-frames", type=int, help="Most frames sampled [env TRIO_MAX_FRAMES]."),
-        click.option("--max-side", type=int, help="Longest frame side in pixels [env TRIO_MAX_SIDE]."),
+        click.option(
+            "--max-side",
+            type=SideOrAuto(),
+            help="Longest frame side in pixels; 'auto' (watch, webcam, cam) fits --target-ms [env TRIO_MAX_SIDE].",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -105,7 +135,7 @@ def engine_options(command):
 
 ENGINE_OPTION_NAMES = (
     "model", "backend", "device", "dtype", "optimizers", "optimizer_settings", "max_tokens", "temperature", "top_p", "seed",
-    "fps", "min_frames", "max_frames", "max_side", "filter_settings",
+    "fps", "min_frames", "max_frames", "max_side", "filter_settings", "source_settings",
 )  # fmt: skip
 
 
@@ -113,6 +143,8 @@ def engine_from_options(options: dict):
     """A :class:`TrioCore`, not yet loaded, from the shared options (flag > environment > default)."""
     from .sdk import TrioCore
 
+    if options.get("max_side") == "auto":
+        raise click.UsageError("--max-side auto is for trio watch, webcam and cam: give a number of pixels here.")
     return TrioCore(**{name: options.get(name) for name in ENGINE_OPTION_NAMES})
 
 
@@ -142,56 +174,85 @@ def analyze(source, question, as_json, **options):
         click.secho(result.metrics.summary(), err=True, dim=True)
 
 
-@cli.command()
-@click.argument("source")
-@click.option(
-    "--condition", "-w", "conditions", multiple=True, required=True, metavar="CONDITION",
-    help="What to watch for, as a yes/no question ('Is someone at the door?') or a statement; repeatable.",
-)  # fmt: skip
-@click.option("--confirm", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="Consecutive yes frames before an alert starts.")  # fmt: skip
-@click.option("--clear", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="Consecutive no frames before an alert is cleared.")  # fmt: skip
-@click.option("--cooldown", type=click.FloatRange(0, 86_400), default=30.0, show_default=True,
-              help="Seconds after an alert's start before the same condition may alert again.")  # fmt: skip
-@click.option("--window", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Frames each condition sees: the newest (1), or the last K as a clip (for motion).")  # fmt: skip
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
-              show_default=True, help="P(yes) / (P(yes) + P(no)) from which an answer counts as yes.")  # fmt: skip
-@click.option("--realtime", is_flag=True, help="Pace a file as if it were live: the newest frame, dropping the rest.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON event per line on stdout (JSON Lines), nothing else.")
-@click.option("--snapshots", type=click.Path(file_okay=False, path_type=Path), help="Save each alert's frame here.")
-@click.option("--no-sound", is_flag=True, help="No terminal bell on an alert.")
-@engine_options
-def watch(source, conditions, confirm, clear, cooldown, window, threshold, realtime, as_json, snapshots, no_sound,
-          **options):  # fmt: skip
-    """Watch SOURCE (a video file, a URL, a camera a source plugin opens) for CONDITIONs; alert when one holds.
+def watch_options(command=None, *, conditions_required: bool = True):
+    """The options of every command that watches (watch, webcam, cam): conditions, decisions, pacing, display.
 
-    --fps is frames checked per second of the source (default 1 here). Ctrl-C ends the watch with a summary.
+    ``conditions_required=False`` for a command that can also do something else (``--list``, ``--discover``).
     """
+    if command is None:
+        return lambda command: watch_options(command, conditions_required=conditions_required)
+    options = [
+        click.option(
+            "--condition", "-w", "conditions", multiple=True, required=conditions_required, metavar="CONDITION",
+            help="What to watch for, as a yes/no question ('Is someone at the door?') or a statement; repeatable.",
+        ),
+        click.option("--confirm", type=click.IntRange(1, 1000), default=1, show_default=True,
+                     help="Consecutive yes frames before an alert starts."),
+        click.option("--clear", type=click.IntRange(1, 1000), default=1, show_default=True,
+                     help="Consecutive no frames before an alert is cleared."),
+        click.option("--cooldown", type=click.FloatRange(0, 86_400), default=30.0, show_default=True,
+                     help="Seconds after an alert's start before the same condition may alert again."),
+        click.option("--window", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="Frames each condition sees: the newest (1), or the last K as a clip (for motion)."),
+        click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+                     show_default=True, help="P(yes) / (P(yes) + P(no)) from which an answer counts as yes."),
+        click.option("--realtime", is_flag=True,
+                     help="Pace a file as if it were live: the newest frame, dropping the rest."),
+        click.option("--target-ms", type=click.FloatRange(1, 60_000), default=500.0, show_default=True,
+                     help="With --max-side auto: the inference time to fit (measured at start-up)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="One JSON event per line on stdout (JSON Lines), nothing else."),
+        click.option("--snapshots", type=click.Path(file_okay=False, path_type=Path),
+                     help="Save each alert's frame here."),
+        click.option("--no-sound", is_flag=True, help="No terminal bell on an alert."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return engine_options(command)
+
+
+def run_watch(source: str, options: dict, *, label: str | None = None) -> None:
+    """Watch ``source`` with the options of :func:`watch_options`, showing it to people or as JSON Lines."""
     from pydantic import ValidationError
 
     from .plugins import registry
     from .sources import find_source
-    from .watch import WatchSettings
+    from .watch import Watch, WatchSettings
     from .watch_display import JsonLines, Snapshots, StatusBoard, summary
 
+    auto_side = options.get("max_side") == "auto"
+    if auto_side:
+        options["max_side"] = None
     try:
         settings = WatchSettings(
-            fps=options.get("fps") or 1.0, confirm=confirm, clear=clear, cooldown_s=cooldown, window=window,
-            threshold=threshold, realtime=realtime,
+            fps=options.get("fps") or 1.0, confirm=options["confirm"], clear=options["clear"],
+            cooldown_s=options["cooldown"], window=options["window"], threshold=options["threshold"],
+            realtime=options["realtime"],
         )  # fmt: skip
     except ValidationError as error:
         problem = error.errors()[0]
         raise ConfigError(f"--{problem['loc'][0]}: {problem['msg']}.") from None
     engine = engine_from_options(options)
     # A bad file or an unknown scheme fails now, in a fraction of a second, not after a model has loaded.
-    if not getattr(find_source(source, registry().objects("frame source")), "live", False):
+    found = find_source(source, registry().objects("frame source"))
+    if found.live:
+        found.check(source, engine.config)
+    else:
         engine.read_frame(source)
     engine.load()
-    running = engine.watch(source, list(conditions), **settings.model_dump())
-    store = Snapshots(snapshots)
-    display = JsonLines(sys.stdout, store) if as_json else StatusBoard(running, store, sound=not no_sound)
+    conditions = list(options["conditions"])
+    running = engine.watch(source, conditions, **settings.model_dump())
+    if auto_side:
+        from .calibrate import pick_max_side
+
+        calibration = pick_max_side(engine, [c.question for c in running.conditions], options["target_ms"])
+        click.echo(calibration.sentence(), err=True)
+        settings = settings.model_copy(update={"max_side": calibration.side})
+    # Opened after the model loaded: a camera's frames are not left to queue up while it loads.
+    running = Watch(engine, source, running.conditions, settings, label=label).open()
+    store = Snapshots(options["snapshots"])
+    as_json = options["as_json"]
+    display = JsonLines(sys.stdout, store) if as_json else StatusBoard(running, store, sound=not options["no_sound"])
     ended, failure = None, None
     try:
         for event in running:
@@ -211,6 +272,91 @@ def watch(source, conditions, confirm, clear, cooldown, window, threshold, realt
         click.echo(summary(ended.to_dict()))
     if failure:
         raise TrioError(failure)
+
+
+@cli.command()
+@click.argument("source")
+@watch_options
+def watch(source, **options):
+    """Watch SOURCE for CONDITIONs and alert when one holds: a video file, a URL, rtsp://..., webcam://0.
+
+    --fps is frames checked per second of the source (default 1 here). Ctrl-C ends the watch with a summary.
+    """
+    run_watch(source, options)
+
+
+@cli.command()
+@click.option("--source-index", "-s", "device", default="0", show_default=True, metavar="INDEX",
+              help="Which camera: its number (see --list), or a device path such as /dev/video2.")  # fmt: skip
+@click.option("--list", "list_only", is_flag=True, help="List the cameras this machine has, and exit.")
+@watch_options(conditions_required=False)
+@click.pass_context
+def webcam(context, device, list_only, **options):
+    """Watch a webcam for CONDITIONs: `trio webcam -w "a person is waving"` (Ctrl-C ends it)."""
+    from .sources.webcam import list_webcams
+
+    if list_only:
+        cameras = list_webcams()
+        for camera in cameras:
+            click.echo(f"{camera.index}  {camera.name}  ({camera.device})")
+        if not cameras:
+            click.echo("No cameras found.", err=True)
+        return
+    if not options.get("conditions"):
+        raise click.UsageError("Missing option '--condition' / '-w' (or --list).", ctx=context)
+    run_watch(device if "://" in device else f"webcam://{device}", options)
+
+
+@cli.command()
+@click.option("--rtsp", help="The camera's stream URL, e.g. rtsp://user:pass@192.168.1.100:554/stream1.")
+@click.option("--host", help="The camera's address: its stream URL is asked over ONVIF, else guessed by brand.")
+@click.option("--user", "-u", default="admin", show_default=True, help="With --host: the camera's user name.")
+@click.option("--password", "-p", help="With --host: the camera's password [env TRIO_CAMERA_PASSWORD].",
+              envvar="TRIO_CAMERA_PASSWORD")  # fmt: skip
+@click.option("--onvif-port", type=click.IntRange(1, 65535), default=80, show_default=True,
+              help="With --host: the camera's ONVIF (HTTP) port.")  # fmt: skip
+@click.option("--rtsp-port", type=click.IntRange(1, 65535), default=554, show_default=True,
+              help="With --host: the RTSP port for the brand URL patterns.")  # fmt: skip
+@click.option("--discover", is_flag=True, help="Find ONVIF cameras on this network, print them, and exit.")
+@click.option("--discover-timeout", type=click.FloatRange(0.1, 60), default=3.0, show_default=True,
+              help="With --discover: seconds to wait for answers.")  # fmt: skip
+@watch_options(conditions_required=False)
+@click.pass_context
+def cam(context, rtsp, host, user, password, onvif_port, rtsp_port, discover, discover_timeout, **options):
+    """Watch an IP camera for CONDITIONs: by --rtsp URL or --host (ONVIF, then brand URLs); or --discover them."""
+    from .credentials import masked
+
+    if discover:
+        _print_cameras(discover_timeout, as_json=options.get("as_json"))
+        return
+    if bool(rtsp) == bool(host):
+        raise click.UsageError("Give the camera as --rtsp URL or as --host ADDRESS (or --discover).", ctx=context)
+    if not options.get("conditions"):
+        raise click.UsageError("Missing option '--condition' / '-w'.", ctx=context)
+    if host:
+        from .cameras import resolve
+
+        rtsp, how = resolve(host, user=user, password=password, onvif_port=onvif_port, rtsp_port=rtsp_port)
+        click.echo(f"Camera stream ({how}): {masked(rtsp)}", err=True)
+    run_watch(rtsp, options)
+
+
+def _print_cameras(timeout: float, *, as_json: bool) -> None:
+    from .cameras import discover
+
+    cameras = discover(timeout)
+    if as_json:
+        for camera in cameras:
+            click.echo(json.dumps(camera.to_dict()))
+        return
+    if not cameras:
+        click.echo(f"No ONVIF camera answered within {timeout:g} s.", err=True)
+    for camera in cameras:
+        about = camera.to_dict()
+        maker = " ".join(str(about.get(key) or "") for key in ("manufacturer", "model")).strip() or "unknown camera"
+        profiles = ", ".join(str(profile.get("name", profile)) if isinstance(profile, dict) else str(profile)
+                             for profile in about.get("profiles") or []) or "profiles need a password"  # fmt: skip
+        click.echo(f"{about.get('address')}  {maker}  [{profiles}]")
 
 
 @cli.command("eval")

@@ -3,7 +3,7 @@
 Precedence is CLI flag > environment > default: the CLI passes only the flags a user gave
 as keyword arguments, which pydantic-settings ranks above the environment.
 
-Plugins' own settings (``optimizer_settings``, ``filter_settings``) are dictionaries of
+Plugins' own settings (``optimizer_settings``, ``filter_settings``, ``source_settings``) are dictionaries of
 ``{name: {setting: value}}`` merged setting by setting across those levels, so
 ``--filter dedup.threshold=0.1`` changes that one setting and keeps the rest from the
 environment. Each plugin checks its settings with its own pydantic model, through
@@ -90,6 +90,13 @@ class EngineConfig(BaseSettings):
         None, exclude=True, frozen=True, description="Alias of filter_settings motion_gate.min_area."
     )
 
+    # Frame sources.
+    source_settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Settings per frame source, e.g. {'stream': {'read_timeout_s': 5}, 'webcam': {'video_size': "
+        "'1280x720'}}; each source checks its own (trio plugins lists them).",
+    )
+
     # Media fetched from URLs.
     download_max_mb: float = Field(512.0, gt=0.0, description="Largest media file fetched from a URL.")
     download_timeout_s: float = Field(30.0, gt=0.0, description="Give up on a URL that sends nothing for this long.")
@@ -123,15 +130,17 @@ class EngineConfig(BaseSettings):
 def load_config(base: EngineConfig | None = None, **overrides) -> EngineConfig:
     """An :class:`EngineConfig` with ``overrides`` (those not ``None``) on top of ``base``, or of the environment.
 
-    Filter settings are merged setting by setting: an override (an alias such as
+    Filter and source settings are merged setting by setting: an override (an alias such as
     ``dedup_threshold=0`` or a ``filter_settings`` entry) replaces that one setting of ``base``.
     Invalid values become a :class:`~trio_core.errors.ConfigError` with one readable sentence.
     """
     given = {key: value for key, value in overrides.items() if value is not None}
     if base is not None:
         given = fold_filter_aliases(given)
-        merged = _merged(base.filter_settings, given.get("filter_settings", {}))
-        given = {**base.model_dump(), **given, "filter_settings": merged}
+        merged = {
+            field: _merged(getattr(base, field), given.get(field, {})) for field in ("filter_settings", "source_settings")
+        }
+        given = {**base.model_dump(), **given, **merged}
     try:
         return EngineConfig(**given)
     except ValidationError as exc:

@@ -31,8 +31,6 @@ KNOWN_PACKAGES = {
     ("optimizer", "tome"): "trio-opt-tome",
     ("optimizer", "fastv"): "trio-opt-fastv",
     ("optimizer", "kvreuse"): "trio-opt-kvreuse",
-    ("frame source", "rtsp"): "trio-source-rtsp",
-    ("frame source", "webcam"): "trio-source-webcam",
 }
 
 pm = pluggy.PluginManager("trio")

@@ -241,6 +241,10 @@ class NewestFrame:
                 self.dropped += self._frame is not None
                 self._frame = item
             else:
+                if isinstance(item, SourceNotice) and item.kind == "reconnecting" and self._frame is not None:
+                    # A frame from before an outage is stale once the source is back: never analyse it.
+                    self.dropped += 1
+                    self._frame = None
                 self._notices.append(item)
             self._lock.notify()
 
@@ -253,6 +257,12 @@ class NewestFrame:
                 return self._notices.popleft()
             frame, self._frame = self._frame, None
             return frame
+
+
+def _close(frames) -> None:
+    close = getattr(frames, "close", None)
+    if close is not None:
+        close()
 
 
 class Watch:
@@ -289,6 +299,7 @@ class Watch:
         self.seen = self.analysed = self.gated = self.dropped = 0
         self.latency_ms = 0.0
         self._stopped = threading.Event()
+        self._opened: tuple[Any, Any] | None = None  # (frame source, its frames), once opened
 
     @property
     def alerts(self) -> int:
@@ -340,6 +351,7 @@ class Watch:
                     yield self.event("heartbeat")
                     continue
                 if isinstance(item, SourceNotice):
+                    windows.clear()  # a clip never spans an outage
                     yield self.event(item.kind, **item.details)
                     continue
                 self.seen += 1
@@ -384,18 +396,26 @@ class Watch:
 
         return enabled_filters(self.engine.config, registry())
 
-    def _open(self):
-        from .plugins import registry
-        from .sources import find_source
+    def open(self) -> Watch:
+        """Open the source now (iterating opens it otherwise): a wrong address or password fails here,
+        as a :class:`~trio_core.errors.TrioError`, before any event."""
+        if self._opened is None:
+            from .plugins import registry
+            from .sources import find_source
 
-        source = find_source(self.target, registry().objects("frame source"))
-        return source, iter(source.open(self.target, self._plan(), self.engine.config))
+            source = find_source(self.target, registry().objects("frame source"))
+            self._opened = source, source.open(self.target, self._plan(), self.engine.config)
+        return self
 
     def _items(self) -> Iterator:
         """Frames and notices to act on, paced: every frame of a file, the newest of a live stream."""
-        source, frames = self._open()
-        if not (getattr(source, "live", False) or self.settings.realtime):
-            yield from frames
+        source, frames = self.open()._opened
+        live = getattr(frames, "live", getattr(source, "live", False))
+        if not (live or self.settings.realtime):
+            try:
+                yield from frames
+            finally:
+                _close(frames)
             return
         mailbox = NewestFrame()
         failure: list[BaseException] = []
@@ -415,6 +435,7 @@ class Watch:
                 yield item
         finally:
             done.set()  # the reader stops at its next frame
+            _close(frames)  # a live source stops waiting to reconnect
             reader.join(timeout=5)
 
     def _read(self, frames, mailbox: NewestFrame, failure: list, done: threading.Event) -> None:

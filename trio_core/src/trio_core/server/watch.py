@@ -18,8 +18,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..plugins import registry
-from ..sources import find_source, uri_scheme
+from ..sources import uri_scheme
+from ..sources.stream import is_live_http
 from ..watch import Condition, Watch, WatchSettings
 from .errors import APIError, stream_error
 from .media import MediaResolver
@@ -72,7 +72,6 @@ async def start_watch(body: WatchRequest, request: Request):
                        headers={"Retry-After": "30"})  # fmt: skip
     resolver = MediaResolver(state.settings)
     target = await run_in_threadpool(watch_target, resolver, body.source)
-    find_source(target, registry().objects("frame source"))  # no source for it: 400 now, not in the stream
     cooldown = body.cooldown_s if body.cooldown_s is not None else state.settings.alert_cooldown_s
     settings = WatchSettings(
         **body.model_dump(include={"fps", "confirm", "clear", "window", "threshold", "realtime", "max_tokens"}),
@@ -84,15 +83,20 @@ async def start_watch(body: WatchRequest, request: Request):
         engine, target, body.conditions, settings, label=body.source, turn=model_turn(state.host, loop),
         on_answer=state.telemetry.answered,
     )  # fmt: skip
+    # Opened now: no source for it, nothing listening, a refused password are a 4xx, not an event in the stream.
+    await run_in_threadpool(watch.open)
     return StreamingResponse(events(request, watch, resolver), media_type="text/event-stream")
 
 
 def watch_target(resolver: MediaResolver, source: str):
     """What the frame source opens: a checked local path, a fetched http(s) video, or a plugin's URI as it is."""
     scheme = (uri_scheme(source) or "").lower()
+    if scheme in ("http", "https") and is_live_http(source):
+        resolver.check_host(source, what="source")  # a live MJPEG or HLS stream is read, not downloaded
+        return source
     if scheme in ("http", "https", "data", "file"):
         return resolver.video(source, what="source")
-    return source  # rtsp://, webcam://: cameras live on private networks; their plugin reads them
+    return source  # rtsp://, webcam://: cameras live on private networks; their source reads them
 
 
 def model_turn(host, loop: asyncio.AbstractEventLoop):

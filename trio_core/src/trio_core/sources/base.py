@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
 
 from ..errors import PluginNotFoundError
 from ..frames import Frame, SamplingPlan
@@ -37,6 +40,12 @@ def uri_scheme(target: Any) -> str | None:
     return "file"  # a plain path, or a "file:" URL without "//"
 
 
+class NoSettings(BaseModel):
+    """The settings of a source that has none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class FrameSource(ABC):
     """Something that turns a target (a path, a URL, an array, a camera) into sampled frames.
 
@@ -50,6 +59,18 @@ class FrameSource(ABC):
 
     name: str
     schemes: tuple[str, ...] = ()
+    # A live source (a camera, a stream) never ends on its own; a watch analyses its newest frame.
+    live: bool = False
+    # The source's settings (``--source NAME.SETTING=VALUE``, ``TRIO_SOURCE_SETTINGS``), checked by this model.
+    Settings: type[BaseModel] = NoSettings
+
+    def settings_from(self, config: EngineConfig) -> BaseModel:
+        """This source's settings from ``config``, checked; a bad one is a ConfigError naming it."""
+        from ..config import checked_settings
+
+        return checked_settings(
+            self.Settings, config.source_settings.get(self.name, {}), flag="--source", name=self.name
+        )
 
     def can_open(self, target: Any) -> bool:
         """Whether this source reads ``target``; by default, a string or path whose scheme is in :attr:`schemes`."""
@@ -62,9 +83,18 @@ class FrameSource(ABC):
         Raises :class:`~trio_core.errors.MediaError` when the target cannot be read.
         """
 
+    def check(self, target: Any, config: EngineConfig) -> None:  # noqa: B027 - optional: most sources check in open()
+        """Refuse a target that cannot work, cheaply and without opening it (a webcam that is not there, a URL
+        with no host): the CLI calls this before loading a model. Raises :class:`~trio_core.errors.MediaError`."""
+
     def describe(self) -> dict[str, Any]:
-        """What ``trio plugins`` shows about this source."""
-        return {"schemes": list(self.schemes)}
+        """What ``trio plugins`` shows about this source: its schemes, whether it is live, its settings' defaults."""
+        described: dict[str, Any] = {"schemes": list(self.schemes)}
+        if self.live:
+            described["live"] = True
+        if self.Settings.model_fields:
+            described["settings"] = {name: field.default for name, field in self.Settings.model_fields.items()}
+        return described
 
 
 def find_source(target: Any, sources: list[FrameSource]) -> FrameSource:
@@ -75,6 +105,15 @@ def find_source(target: Any, sources: list[FrameSource]) -> FrameSource:
     names = [source.name for source in sources]
     scheme = uri_scheme(target)
     if scheme is not None:
+        known = sorted({known for source in sources for known in source.schemes})
+        # A typo keeps the length (rtps, rstp) more often than it adds a letter: prefer the same length.
+        close = sorted(
+            difflib.get_close_matches(scheme, known, n=3, cutoff=0.6), key=lambda k: abs(len(k) - len(scheme))
+        )
+        if close:
+            raise PluginNotFoundError(
+                f"trio reads no '{scheme}://' URLs: did you mean {close[0]}://? (schemes: {', '.join(known)})"
+            )
         raise PluginNotFoundError(missing_message("frame source", scheme, names))
     raise PluginNotFoundError(
         f"No frame source can read a {type(target).__name__} (installed: {', '.join(sorted(names)) or 'none'}); "

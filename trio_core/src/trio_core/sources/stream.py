@@ -1,0 +1,181 @@
+"""Camera streams: RTSP, RTSPS, RTMP and SRT, and live HTTP (MJPEG, HLS), read with PyAV.
+
+:class:`StreamSource` opens ``rtsp://user:password@camera/path`` and friends with low-latency
+options (TCP transport by default: UDP loses packets on Wi-Fi and through NAT, and every
+camera speaks TCP), connect and read timeouts, and reconnects as
+:mod:`~trio_core.sources.live` describes. HTTP URLs are live when they say so: a path that
+names an MJPEG stream (``.mjpg``, ``.mjpeg``, ``/mjpg/``, ``video.cgi``) or an HLS playlist
+(``.m3u8``); any other http(s) URL is a file to download (:class:`~trio_core.sources.HttpSource`).
+
+Every way a stream can fail to open is one sentence, with the password masked: nothing
+listening, an unknown host, a server that is not a camera stream, a refused password (never
+retried), no answer within the timeout.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field
+
+from ..credentials import masked
+from ..errors import MediaError
+from ..frames import SamplingPlan
+from .base import FrameSource, uri_scheme
+from .live import LiveFrames, LiveSettings, Opened, Refused
+
+if TYPE_CHECKING:
+    from ..config import EngineConfig
+
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "srt")
+_LIVE_HTTP_MARKERS = (".mjpg", ".mjpeg", "/mjpg/", "/mjpeg/", "video.cgi", ".m3u8")
+
+
+class StreamSettings(LiveSettings):
+    transport: Literal["tcp", "udp"] = Field(
+        "tcp", description="RTSP transport: tcp (reliable, works through NAT) or udp (less delay on a clean LAN)."
+    )
+
+
+def is_live_http(target: str) -> bool:
+    """Whether an http(s) URL names a live stream (MJPEG, HLS) rather than a file."""
+    path = urlsplit(target).path.lower()
+    return any(marker in path for marker in _LIVE_HTTP_MARKERS)
+
+
+class StreamSource(FrameSource):
+    """Live camera streams (see the module's docstring); a watch analyses their newest frame."""
+
+    name = "stream"
+    schemes = (*STREAM_SCHEMES, "http", "https")
+    live = True
+    Settings = StreamSettings
+
+    def can_open(self, target) -> bool:
+        scheme = uri_scheme(target)
+        if scheme in ("http", "https"):
+            return is_live_http(str(target))
+        return scheme in STREAM_SCHEMES
+
+    def describe(self) -> dict:
+        return {**super().describe(), "schemes": [*STREAM_SCHEMES, "http (MJPEG, HLS)", "https (MJPEG, HLS)"]}
+
+    def check(self, target, config: EngineConfig) -> None:
+        parts = urlsplit(str(target))
+        label = masked(str(target))
+        if not parts.hostname:
+            raise MediaError(f"'{label}' has no host: write it as {parts.scheme}://HOST[:PORT]/PATH.")
+        try:
+            _ = parts.port  # urlsplit checks the port when asked for it
+        except ValueError:
+            raise MediaError(f"'{label}' has a port that is not a number from 1 to 65535.") from None
+
+    def open(self, target, plan: SamplingPlan, config: EngineConfig) -> LiveFrames:
+        url = str(target)
+        settings = self.settings_from(config)
+        label = masked(url)
+        return LiveFrames(lambda: open_stream(url, settings, label), plan, settings, label=label)
+
+
+def stream_options(url: str, settings: StreamSettings) -> dict[str, str]:
+    """FFmpeg options for opening ``url`` with little delay and bounded waits."""
+    scheme = uri_scheme(url)
+    options = {
+        # Start decoding quickly: probe less, buffer nothing we do not need.
+        "fflags": "nobuffer",
+        "flags": "low_delay",
+        "probesize": "500000",
+        "analyzeduration": "1000000",
+    }
+    if scheme in ("rtsp", "rtsps"):
+        options["rtsp_transport"] = settings.transport
+        options["timeout"] = str(int(settings.read_timeout_s * 1_000_000))  # socket I/O timeout, microseconds
+    elif scheme in ("http", "https"):
+        options["rw_timeout"] = str(int(settings.read_timeout_s * 1_000_000))
+        if ".m3u8" not in urlsplit(url).path.lower():
+            options["f"] = "mpjpeg"
+    return options
+
+
+def open_stream(url: str, settings: StreamSettings, label: str) -> Opened:
+    """Open a camera stream and its video track, or raise one :class:`MediaError` sentence saying why not."""
+    import av
+
+    StreamSource().check(url, None)
+    _check_host(url, label)
+    options = stream_options(url, settings)
+    container_format = options.pop("f", None)
+    try:
+        container = av.open(
+            url, format=container_format, options=options, timeout=(settings.open_timeout_s, settings.read_timeout_s)
+        )
+    except av.FFmpegError as error:
+        raise open_error(label, error, settings) from None
+    if not container.streams.video:
+        container.close()
+        raise MediaError(f"'{label}' has no video track: check the URL's path (some cameras serve audio on one).")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return Opened(container, stream)
+
+
+def open_error(label: str, error: BaseException, settings: StreamSettings) -> MediaError:
+    """The one sentence for a stream PyAV could not open (a :class:`Refused` one for a refused password)."""
+    import av
+
+    where = _where(label)
+    if isinstance(error, (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)):
+        return Refused(
+            f"The camera at {where} refused the user name or password ({_status(error)}): check them "
+            "(in the URL as user:password@, or --user/--password); trio does not retry a refused password."
+        )
+    if isinstance(error, av.error.HTTPNotFoundError):
+        return MediaError(f"The camera at {where} has no stream at '{label}' (404 Not Found): check the URL's path.")
+    if isinstance(error, av.error.ConnectionRefusedError):
+        return MediaError(f"Nothing is listening at {where} (connection refused): check the address and the port.")
+    if isinstance(error, (av.error.ExitError, av.error.TimeoutError)):
+        return MediaError(
+            f"{where} did not answer within {settings.open_timeout_s:g} s: check that the camera is on and "
+            "reachable (or raise --source stream.open_timeout_s)."
+        )
+    if isinstance(error, (av.error.InvalidDataError, av.error.EOFError)):
+        return MediaError(
+            f"{where} answered, but not as a {uri_scheme(label).upper()} stream trio can read: check the port "
+            "and the URL (is it the camera's stream port?)."
+        )
+    reason = getattr(error, "strerror", None) or str(error)
+    return MediaError(f"'{label}' could not be opened: {masked(reason)}.")
+
+
+def _check_host(url: str, label: str) -> None:
+    """An unknown host name is one sentence now, not a generic I/O error from FFmpeg later."""
+    parts = urlsplit(url)
+    try:
+        socket.getaddrinfo(parts.hostname, None)
+    except socket.gaierror:
+        raise MediaError(
+            f"The host name '{parts.hostname}' is not known: check its spelling, or use the camera's IP address."
+        ) from None
+    except UnicodeError:
+        raise MediaError(f"'{label}' has a host name that is not valid.") from None
+
+
+def _where(label: str) -> str:
+    """``host:port`` of a (masked) URL, for a sentence."""
+    parts = urlsplit(label)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or label
+    return f"{host}:{port}" if port else host
+
+
+def _status(error: BaseException) -> str:
+    import av
+
+    if isinstance(error, av.error.HTTPForbiddenError):
+        return "403 Forbidden"
+    return "401 Unauthorized"
