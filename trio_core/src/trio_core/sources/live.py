@@ -97,6 +97,7 @@ class LiveFrames:
         self.reconnects = 0
         self._closed = threading.Event()
         self._iterating = False
+        self._last_time: float | None = None  # the timestamp of the newest frame given
         self._opened: Opened | None = connect()  # fails now, before anything is iterated
 
     def close(self) -> None:
@@ -167,7 +168,11 @@ class LiveFrames:
 
         stream = opened.stream
         interval = 1.0 / self.plan.fps
-        anchor = time.monotonic() - started  # this connection's first frame, in seconds since the input opened
+        def now() -> float:  # seconds since the input opened, never before a frame already given
+            elapsed = time.monotonic() - started
+            return elapsed if self._last_time is None else max(elapsed, self._last_time + interval)
+
+        anchor = now()  # this connection's first frame
         first_pts = last = due = None
         size = scale = None
         try:
@@ -177,11 +182,11 @@ class LiveFrames:
                 pts = frame.time
                 if pts is None or (last is not None and (pts < last - 1.0 or pts > last + 10.0)):
                     # No timestamps, or a jump (the camera restarted its clock): time by arrival from here.
-                    first_pts, anchor = None, arrived - started
+                    first_pts, anchor = None, now()
                     pts = None
                 if first_pts is None and pts is not None:
                     first_pts = pts
-                t = anchor + (pts - first_pts) if pts is not None else arrived - started
+                t = anchor + (pts - first_pts) if pts is not None else now()
                 last = pts
                 if due is not None and t < due - interval * 0.05:
                     continue
@@ -192,6 +197,7 @@ class LiveFrames:
                     resized = (width, height) != size
                     scale = {"width": width, "height": height, "interpolation": "AREA"} if resized else {}
                 image = frame.to_ndarray(format="rgb24", **scale)
+                self._last_time = t
                 yield Frame(image=image, timestamp=round(t, 4), index=self.frames_decoded - 1, captured=arrived)
         except av.FFmpegError as error:
             raise MediaError(self.lost_message(error)) from None
