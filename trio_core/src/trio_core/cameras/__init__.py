@@ -14,8 +14,7 @@ GetProfiles (its streams: name, resolution, encoding), anonymously or with the u
 and password given. Most cameras want credentials for those: such a camera is still listed,
 with its name and hardware from the scopes and a note of what it refused. Multicast stays on
 the local network segment: a camera behind a router is not found this way; give its
-address instead. ``discover(address="HOST:PORT")`` sends the probe to that one host,
-unicast, instead.
+address. ``discover(address="HOST:PORT")`` sends the probe to that one host, unicast.
 
 The stream URL over ONVIF: ``stream_uri()``
 -------------------------------------------
@@ -53,8 +52,9 @@ and returns the first that opens (``how`` is the brand):
 Opening means PyAV connects over RTSP/TCP and the camera describes a stream (each URL gets
 3 s to connect and 3 s per read; a miss is usually much faster). A camera that refuses the
 credentials (RTSP 401) stops the search: "The camera at HOST refused the user name or
-password (RTSP)." If nothing opens, the error lists the URLs tried (passwords masked) and asks for the camera's own URL with ``--rtsp URL``. Ubiquiti UniFi Protect is not
-in the list: its RTSP URLs carry a secret token, shown in its settings.
+password (RTSP)." If nothing opens, the error lists the URLs tried (passwords masked) and
+asks for the camera's own URL with ``--rtsp URL``. Ubiquiti UniFi Protect is not in the
+list: its RTSP URLs carry a secret token, shown in its settings.
 
 Why ONVIF is an extra of trio-core, not a plugin of its own
 -----------------------------------------------------------
