@@ -3,16 +3,11 @@ through the very code a webcam goes through (``webcam://`` parsing, ``av.open`` 
 with its format and options, decoding, sampling by timestamps, reconnecting); only the device
 format differs from a real camera's (v4l2, avfoundation, dshow)."""
 
-import json
-import os
-import signal
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.cli import run_trio
+from tests.cli import run_trio, watch_until
 from tests.watch.conftest import ORANGE
 from trio_core.config import EngineConfig
 from trio_core.errors import MediaError
@@ -38,7 +33,15 @@ def test_webcam_numbers_map_to_each_platforms_capture_api(monkeypatch):
 def test_a_capture_device_gives_frames_sampled_by_their_timestamps():
     frames = list(WebcamSource().open(PATTERN, SamplingPlan(fps=2, max_frames=6, max_side=160), EngineConfig()))
     assert all(isinstance(frame, Frame) for frame in frames)
-    assert [frame.timestamp for frame in frames] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]  # 2 a second of the 10
+    first = frames[0].timestamp  # seconds since the device began to open: the open itself takes a moment
+    assert [round(frame.timestamp - first, 3) for frame in frames] == [
+        0.0,
+        0.5,
+        1.0,
+        1.5,
+        2.0,
+        2.5,
+    ]  # 2 of the 10 a second
     assert {frame.image.shape for frame in frames} == {(120, 160, 3)}  # scaled to max_side at decode time
     assert all(frame.captured is not None for frame in frames)
 
@@ -80,27 +83,15 @@ def test_webcam_list_lists_or_says_there_are_none():
 
 def test_trio_webcam_watches_a_device_as_json_lines():
     """`trio webcam -s DEVICE` on a live pattern: started, results for each analysed frame, ended on Ctrl-C."""
-    trio = Path(sys.executable).with_name("trio")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TRIO_")}
     device = LIVE_PATTERN.format(rate=10).removeprefix("webcam://")
-    process = subprocess.Popen(
-        [str(trio), "webcam", "-s", device, "-w", ORANGE, "--model", "trio-tiny", "--max-tokens", "4", "--json",
-         "--fps", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    events, status = watch_until(
+        "webcam", "-s", device, "-w", ORANGE, "--model", "trio-tiny", "--max-tokens", "4", "--fps", "2",
+        until=lambda events: sum(event["type"] == "result" for event in events) >= 3,
     )  # fmt: skip
-    try:
-        events = [json.loads(process.stdout.readline())]
-        while sum(event["type"] == "result" for event in events) < 3:
-            events.append(json.loads(process.stdout.readline()))
-        process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    events += [json.loads(line) for line in rest.splitlines()]
-    assert process.returncode == 0
+    assert status == 0
     assert events[0]["type"] == "started" and events[0]["source"].startswith("webcam://testsrc2")
     results = [event for event in events if event["type"] == "result"]
-    assert all(event["yes"] is False for event in results)  # a test pattern has no orange square
+    assert len(results) >= 3 and all(event["yes"] is False for event in results)  # a test pattern has no square
     assert all(event["lag_s"] >= 0 for event in results)
     assert events[-1]["type"] == "ended" and events[-1]["reason"] == "interrupted"
 

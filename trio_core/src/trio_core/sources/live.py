@@ -98,6 +98,7 @@ class LiveFrames:
         self._closed = threading.Event()
         self._iterating = False
         self._last_time: float | None = None  # the timestamp of the newest frame given
+        self._started = time.monotonic()  # time 0 of the frames: when the input began to open
         self._opened: Opened | None = connect()  # fails now, before anything is iterated
 
     def close(self) -> None:
@@ -108,7 +109,7 @@ class LiveFrames:
             self._opened = None
 
     def __iter__(self) -> Iterator[Frame | SourceNotice]:
-        started = time.monotonic()
+        started = self._started
         self._iterating = True
         yielded = 0
         reason = ""
@@ -168,6 +169,7 @@ class LiveFrames:
 
         stream = opened.stream
         interval = 1.0 / self.plan.fps
+
         def now() -> float:  # seconds since the input opened, never before a frame already given
             elapsed = time.monotonic() - started
             return elapsed if self._last_time is None else max(elapsed, self._last_time + interval)

@@ -86,14 +86,15 @@ def stream_options(url: str, settings: StreamSettings) -> dict[str, str]:
         # Start decoding quickly: probe less, buffer nothing we do not need.
         "fflags": "nobuffer",
         "flags": "low_delay",
+        # FFmpeg probes 20 frames of an RTSP stream before opening it by default (2.5 s at 8 fps).
         "probesize": "500000",
-        "analyzeduration": "1000000",
+        "analyzeduration": "500000",
     }
     if scheme in ("rtsp", "rtsps"):
         options["rtsp_transport"] = settings.transport
-        options["timeout"] = str(int(settings.read_timeout_s * 1_000_000))  # socket I/O timeout, microseconds
+        options["timeout"] = str(int(settings.read_timeout_s * 1_000_000 / 2))  # socket I/O, microseconds; as below
     elif scheme in ("http", "https"):
-        options["rw_timeout"] = str(int(settings.read_timeout_s * 1_000_000))
+        options["rw_timeout"] = str(int(settings.read_timeout_s * 1_000_000 / 2))
         if ".m3u8" not in urlsplit(url).path.lower():
             options["f"] = "mpjpeg"
     return options
@@ -108,9 +109,9 @@ def open_stream(url: str, settings: StreamSettings, label: str) -> Opened:
     options = stream_options(url, settings)
     container_format = options.pop("f", None)
     try:
-        container = av.open(
-            url, format=container_format, options=options, timeout=(settings.open_timeout_s, settings.read_timeout_s)
-        )
+        # PyAV gives up on a read after about twice its timeout: half of ours is ours.
+        timeout = (settings.open_timeout_s, settings.read_timeout_s / 2)
+        container = av.open(url, format=container_format, options=options, timeout=timeout)
     except av.FFmpegError as error:
         raise open_error(label, error, settings) from None
     if not container.streams.video:
