@@ -318,16 +318,24 @@ def webcam(context, device, list_only, **options):
 @click.option("--rtsp-port", type=click.IntRange(1, 65535), default=554, show_default=True,
               help="With --host: the RTSP port for the brand URL patterns.")  # fmt: skip
 @click.option("--discover", is_flag=True, help="Find ONVIF cameras on this network, print them, and exit.")
-@click.option("--discover-timeout", type=click.FloatRange(0.1, 60), default=3.0, show_default=True,
-              help="With --discover: seconds to wait for answers.")  # fmt: skip
+@click.option(
+    "--discover-timeout",
+    type=click.FloatRange(0.1, 60),
+    default=3.0,
+    show_default=True,
+    help="With --discover: seconds to wait for answers.",
+)
+@click.option("--discover-address", metavar="HOST:PORT",
+              help="With --discover: probe this one host (unicast) instead of the local network (multicast).")  # fmt: skip
 @watch_options(conditions_required=False)
 @click.pass_context
-def cam(context, rtsp, host, user, password, onvif_port, rtsp_port, discover, discover_timeout, **options):
+def cam(context, rtsp, host, user, password, onvif_port, rtsp_port, discover, discover_timeout, discover_address,
+        **options):  # fmt: skip
     """Watch an IP camera for CONDITIONs: by --rtsp URL or --host (ONVIF, then brand URLs); or --discover them."""
     from .credentials import masked
 
     if discover:
-        _print_cameras(discover_timeout, as_json=options.get("as_json"))
+        _print_cameras(discover_timeout, discover_address, user=user, password=password, as_json=options["as_json"])
         return
     if bool(rtsp) == bool(host):
         raise click.UsageError("Give the camera as --rtsp URL or as --host ADDRESS (or --discover).", ctx=context)
@@ -341,10 +349,11 @@ def cam(context, rtsp, host, user, password, onvif_port, rtsp_port, discover, di
     run_watch(rtsp, options)
 
 
-def _print_cameras(timeout: float, *, as_json: bool) -> None:
+def _print_cameras(timeout: float, address: str | None, *, user, password, as_json: bool) -> None:
+    """``trio cam --discover``: a line per camera (address, maker and model, profiles), or JSON Lines."""
     from .cameras import discover
 
-    cameras = discover(timeout)
+    cameras = discover(timeout, address=address, user=user if password else None, password=password)
     if as_json:
         for camera in cameras:
             click.echo(json.dumps(camera.to_dict()))
@@ -352,11 +361,12 @@ def _print_cameras(timeout: float, *, as_json: bool) -> None:
     if not cameras:
         click.echo(f"No ONVIF camera answered within {timeout:g} s.", err=True)
     for camera in cameras:
-        about = camera.to_dict()
-        maker = " ".join(str(about.get(key) or "") for key in ("manufacturer", "model")).strip() or "unknown camera"
-        profiles = ", ".join(str(profile.get("name", profile)) if isinstance(profile, dict) else str(profile)
-                             for profile in about.get("profiles") or []) or "profiles need a password"  # fmt: skip
-        click.echo(f"{about.get('address')}  {maker}  [{profiles}]")
+        maker = " ".join(part for part in (camera.manufacturer, camera.model) if part) or camera.name or "unknown"
+        profiles = ", ".join(
+            f"{profile.name} {profile.width}x{profile.height} {profile.encoding or ''}".strip()
+            for profile in camera.profiles
+        )
+        click.echo(f"{camera.address}  {maker}  [{profiles or camera.error or 'no profiles listed'}]")
 
 
 @cli.command("eval")
