@@ -18,6 +18,10 @@ the installed metadata of everything they require):
 - trio_core imports no trio plugin and no ML framework.
 - Code under ``<plugin>/<backend>/`` never imports another backend's framework or backend
   distribution (``torch/`` importing mlx or trio_backend_mlx).
+- A file whose first line is ``#!/usr/bin/python3`` is a script for the system's interpreter
+  (``trio_core/rtsp_camera_gst.py`` runs GStreamer there, whose bindings no virtual environment
+  has): the distribution runs it as a program and never imports it, so its imports are that
+  interpreter's; importing it from anywhere is an error.
 
 Imports are read with ``ast``, all of them: inside functions too (a lazy import still is a
 dependency) and under ``if TYPE_CHECKING`` (kept strict on purpose: it is simple, and no
@@ -236,6 +240,11 @@ class Import:
     targets: tuple[str, ...]  # absolute dotted names; for ``from a import b`` also ``a.b``
 
 
+def is_system_script(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.readline().rstrip() == b"#!/usr/bin/python3"
+
+
 def module_name(path: Path, package: Path) -> tuple[str, bool]:
     """The dotted name of the module in ``path``, and whether it is a package's ``__init__``."""
     parts = [package.name, *path.relative_to(package).with_suffix("").parts]
@@ -317,6 +326,8 @@ class Checker:
             found += self.check_metadata(dist)
             for package in dist.packages:
                 for path in sorted(package.rglob("*.py")):
+                    if is_system_script(path):
+                        continue
                     found += self.check_module(dist, package, path)
         return found
 
@@ -353,6 +364,17 @@ class Checker:
                 )
         return found
 
+    @functools.cache  # noqa: B019
+    def system_scripts(self) -> frozenset[str]:
+        """The module names of the workspace's scripts for the system's Python."""
+        return frozenset(
+            module_name(path, package)[0]
+            for dist in self.workspace.values()
+            for package in dist.packages
+            for path in package.rglob("*.py")
+            if is_system_script(path)
+        )
+
     def check_module(self, dist: Member, package: Path, path: Path) -> list[Violation]:
         section = dist.section_of(path)
         name, _ = module_name(path, package)
@@ -360,7 +382,13 @@ class Checker:
             value.partition(":")[0].strip() == name for value in dist.entry_points.get("pytest11", {}).values()
         )
         found = []
+        scripts = self.system_scripts()
         for imp in imports_of(path, package):
+            script = next((target for target in imp.targets if target in scripts), None)
+            if script is not None:
+                rule = f"`{script}` is a script for the system's Python (its first line says so): run it, never import it."
+                found.append(Violation(self.relative(path), imp.line, imp.statement, rule))
+                continue
             rule = self.judge(dist, package, path, section, imp, pytest_plugin)
             if rule:
                 found.append(Violation(self.relative(path), imp.line, imp.statement, rule))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.media import write_clip
-from tests.streams.servers import HlsStream, MjpegServer, NotRtspServer, RtspServer, gstreamer_problem
+from tests.streams.servers import HlsStream, MjpegServer, NotRtspServer, RtspCamera, gstreamer_problem
 from tests.watch.conftest import demo_frames
 
 APPEARS_AT = 4.0  # seconds into shape_clip: from this frame on, the orange square is there
@@ -61,11 +61,11 @@ def gstreamer() -> None:
 @pytest.fixture
 def rtsp_server(gstreamer):
     """``rtsp_server(clip=None, *, port=None, path="/stream", fps=None, width=None, height=None,
-    user=None, password=None, auth="basic") -> RtspServer``, started (see :class:`RtspServer`)."""
-    servers: list[RtspServer] = []
+    user=None, password=None, auth="basic") -> RtspCamera``, started (see :class:`RtspCamera`)."""
+    servers: list[RtspCamera] = []
 
-    def start(clip=None, **options) -> RtspServer:
-        servers.append(RtspServer(clip, **options))
+    def start(clip=None, **options) -> RtspCamera:
+        servers.append(RtspCamera(clip, **options))
         return servers[-1].start()
 
     yield start
