@@ -174,20 +174,18 @@ class LiveFrames:
             elapsed = time.monotonic() - started
             return elapsed if self._last_time is None else max(elapsed, self._last_time + interval)
 
-        anchor = now()  # this connection's first frame
-        first_pts = last = due = None
+        # Time is ``anchor + (pts - first_pts)``: the stream's own clock, from the arrival of its first timed frame.
+        anchor = first_pts = last = due = None
         size = scale = None
         try:
             for frame in opened.container.decode(stream):
                 self.frames_decoded += 1
                 arrived = time.monotonic()
                 pts = frame.time
-                if pts is None or (last is not None and (pts < last - 1.0 or pts > last + 10.0)):
-                    # No timestamps, or a jump (the camera restarted its clock): time by arrival from here.
-                    first_pts, anchor = None, now()
-                    pts = None
-                if first_pts is None and pts is not None:
-                    first_pts = pts
+                if pts is not None and last is not None and (pts < last - 1.0 or pts > last + 10.0):
+                    first_pts = None  # a jump (the camera restarted its clock): anchor again from here
+                if pts is not None and first_pts is None:
+                    first_pts, anchor = pts, now()
                 t = anchor + (pts - first_pts) if pts is not None else now()
                 last = pts
                 if due is not None and t < due - interval * 0.05:
