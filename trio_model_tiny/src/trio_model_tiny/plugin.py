@@ -1,4 +1,4 @@
-"""Hook implementations: the ``trio-tiny`` model and the ``synthetic`` benchmark suite."""
+"""Hook implementations: the ``trio-tiny`` model, the ``synthetic`` benchmark suite and ``trio bench watch``."""
 
 from __future__ import annotations
 
@@ -29,3 +29,10 @@ def register_eval_suites(register):
     from .suite import SyntheticSuite
 
     register(SyntheticSuite())
+
+
+@hookimpl
+def register_commands(cli):
+    from .watch_bench import watch_bench
+
+    cli.commands["bench"].add_command(watch_bench)
