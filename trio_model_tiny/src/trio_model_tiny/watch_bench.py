@@ -312,13 +312,10 @@ def measure_cameras(clips: Clips, seconds: float, most: int, fps: float = 1.0) -
                 Watch(engine, camera.url, [ORANGE], WatchSettings(fps=fps), turn=turn).open() for _ in range(count)
             ]
             results: list[list[dict]] = [[] for _ in watches]
-
-            def run(index: int) -> None:
-                for event in watches[index]:
-                    if event.type == "result":
-                        results[index].append(event.details)
-
-            threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(count)]
+            threads = [
+                threading.Thread(target=collect, args=(watch, found), daemon=True)
+                for watch, found in zip(watches, results, strict=True)
+            ]
             for thread in threads:
                 thread.start()
             time.sleep(seconds)
@@ -335,6 +332,13 @@ def measure_cameras(clips: Clips, seconds: float, most: int, fps: float = 1.0) -
             largest = count
             count *= 2
     return {"fps": fps, "seconds": seconds, "runs": counts, "largest": largest}
+
+
+def collect(watch, results: list[dict]) -> None:
+    """A watch's results (on its own thread), until it ends."""
+    for event in watch:
+        if event.type == "result":
+            results.append(event.details)
 
 
 # The report -------------------------------------------------------------------------------
