@@ -133,3 +133,30 @@ def test_trio_watch_over_rtsp_is_clear_before_the_shape_and_alerts_after(rtsp_se
     alerts = [event for event in events if event["type"] == "alert"]
     assert alerts and APPEARS_AT - 0.5 <= alerts[0]["pts"] <= APPEARS_AT + 1.5
     assert events[-1]["type"] == "ended" and events[-1]["reason"] == "interrupted"
+
+
+def test_a_watch_rides_out_a_camera_restart_and_analyses_nothing_from_before_it(rtsp_server):
+    from trio_core import TrioCore
+
+    camera = rtsp_server()  # the moving-ball pattern: every frame differs
+    engine = TrioCore(model="trio-tiny", max_tokens=4, dedup_threshold=0, source_settings=FAST).load()
+    watch = engine.watch(camera.url, [ORANGE], fps=4)
+    events, killed = [], False
+    for event in watch:
+        events.append(event.to_dict())
+        kinds = [e["type"] for e in events]
+        if kinds.count("result") == 3 and not killed:
+            camera.kill()  # mid-stream
+            camera.start()  # back on the same port
+            killed = True
+        if "reconnected" in kinds and kinds[kinds.index("reconnected") :].count("result") == 3:
+            watch.stop()
+    kinds = [event["type"] for event in events]
+    assert kinds[-1] == "ended" and kinds[-2] != "error"
+    lost, back = kinds.index("reconnecting"), kinds.index("reconnected")
+    assert events[lost]["attempt"] == 1 and {"delay_s", "reason"} <= set(events[lost])
+    before = [e["pts"] for e in events[:lost] if e["type"] == "result"]
+    after = [e["pts"] for e in events[back:] if e["type"] == "result"]
+    assert len(after) >= 3
+    # Frames are timed from the first connection on: one from before the outage would be older than it.
+    assert min(after) >= max(before) + events[back]["outage_s"] * 0.5

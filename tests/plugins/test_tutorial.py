@@ -174,7 +174,7 @@ def test_night_gate_is_set_with_filter_flags_or_the_environment_like_dedup(night
             (),
             {"TRIO_PLUGINS": "echo"},
             "{snapshots}",
-            "Error: No frame source called 'folder' is installed (installed: array, fake, file, http); "
+            "Error: No frame source called 'folder' is installed (installed: array, fake, file, http, stream, webcam); "
             "install the plugin that provides it.",
         ),
     ],

@@ -65,3 +65,26 @@ def test_ctrl_c_ends_the_watch_with_a_summary(appears):
     ended = json.loads(lines[-1])
     assert process.returncode == 0
     assert ended["type"] == "ended" and ended["reason"] == "interrupted" and ended["frames_analysed"] < 16
+
+
+def test_max_side_auto_measures_and_says_what_it_picked(appears):
+    roomy = run_trio("watch", str(appears), "-w", ORANGE, *TINY, "--json", "--max-side", "auto", "--target-ms", "60000")
+    assert roomy.returncode == 0, roomy.stderr
+    assert "--max-side auto: 1344 px (" in roomy.stderr  # every side fits a minute
+    assert json.loads(roomy.stdout.splitlines()[0])["settings"]["max_side"] == 1344
+    tight = run_trio("watch", str(appears), "-w", ORANGE, *TINY, "--json", "--max-side", "auto", "--target-ms", "1")
+    assert "--max-side auto: even 224 px takes " in tight.stderr  # nothing fits a millisecond: the smallest
+    assert json.loads(tight.stdout.splitlines()[0])["settings"]["max_side"] == 224
+    refused = run_trio("analyze", str(appears), "-q", ORANGE, "--max-side", "auto")
+    assert refused.returncode == 2 and "--max-side auto is for trio watch, webcam and cam" in refused.stderr
+
+
+def test_a_camera_that_is_not_there_is_one_sentence_and_a_non_zero_exit():
+    from trio_core.bench import free_port
+
+    port = free_port()
+    result = run_trio("watch", f"rtsp://admin:pw@127.0.0.1:{port}/stream", "-w", ORANGE, *TINY)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: Nothing is listening at 127.0.0.1:{port} (connection refused): check the address and the port."
+    )

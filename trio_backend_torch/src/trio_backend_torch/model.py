@@ -46,7 +46,13 @@ class TorchModel(LoadedModel):
         self.request_hooks: list[RequestHook] = []
 
     def prepare(self, messages: list[Message]) -> PreparedPrompt:
-        inputs = self.family.build_inputs(self.processor, messages)
+        return self._prepared(messages, self.family.build_inputs(self.processor, messages))
+
+    def prepare_each(self, conversations: list[list[Message]]) -> list[PreparedPrompt]:
+        built = self.family.build_inputs_each(self.processor, conversations)
+        return [self._prepared(messages, inputs) for messages, inputs in zip(conversations, built, strict=True)]
+
+    def _prepared(self, messages: list[Message], inputs) -> PreparedPrompt:
         input_ids = inputs["input_ids"][0]
         visual = int(sum((input_ids == token_id).sum().item() for token_id in self.visual_token_ids))
         inputs = inputs.to(self.device, dtype=self.model.dtype)

@@ -100,6 +100,11 @@ class LoadedModel(ABC):
     def prepare(self, messages: list[Message]) -> PreparedPrompt:
         """Turn a conversation (text, images, videos) into model inputs with the family's processor."""
 
+    def prepare_each(self, conversations: list[list[Message]]) -> list[PreparedPrompt]:
+        """:meth:`prepare` for several conversations (a watch's conditions about one frame). A backend may
+        process media they share once instead of once per conversation."""
+        return [self.prepare(messages) for messages in conversations]
+
     @abstractmethod
     def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
         """Yield text deltas of the answer, filling ``stats`` as generation proceeds."""

@@ -122,7 +122,7 @@ def answer_each(
 
     ``metrics`` holds what the conversations share (the frames read); each answer gets a copy.
     """
-    prompts = [model.prepare(messages) for messages in conversations]
+    prompts = model.prepare_each(conversations)
     preprocess_ms = (time.perf_counter() - started) * 1000
     stats = [GenerationStats(prompt_tokens=prompt.prompt_tokens) for prompt in prompts]
     model.reset_peak_memory()

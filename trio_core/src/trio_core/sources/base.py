@@ -108,7 +108,7 @@ def find_source(target: Any, sources: list[FrameSource]) -> FrameSource:
         known = sorted({known for source in sources for known in source.schemes})
         # A typo keeps the length (rtps, rstp) more often than it adds a letter: prefer the same length.
         close = sorted(
-            difflib.get_close_matches(scheme, known, n=3, cutoff=0.6), key=lambda k: abs(len(k) - len(scheme))
+            difflib.get_close_matches(scheme, known, n=3, cutoff=0.75), key=lambda k: abs(len(k) - len(scheme))
         )
         if close:
             raise PluginNotFoundError(
