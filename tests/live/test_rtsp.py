@@ -3,6 +3,7 @@
 import json
 import socket
 
+import numpy as np
 import pytest
 
 from tests.cli import watch_until
@@ -44,7 +45,7 @@ def test_credentials_open_a_protected_camera_and_a_wrong_password_is_one_sentenc
     ("target", "expected"),
     [
         ("rtsp://127.0.0.1:{free}/stream", "Nothing is listening at 127.0.0.1:{free} (connection refused)"),
-        ("rtsp://127.0.0.1:{not_rtsp}/stream", "127.0.0.1:{not_rtsp} answered, but not as a RTSP stream"),
+        ("rtsp://127.0.0.1:{not_rtsp}/stream", "127.0.0.1:{not_rtsp} answered, but not as an RTSP stream"),
         ("rtsp://cam:pw@no-such-camera.invalid/stream", "The host name 'no-such-camera.invalid' is not known"),
     ],
 )
@@ -160,3 +161,29 @@ def test_a_watch_rides_out_a_camera_restart_and_analyses_nothing_from_before_it(
     assert len(after) >= 3
     # Frames are timed from the first connection on: one from before the outage would be older than it.
     assert min(after) >= max(before) + events[back]["outage_s"] * 0.5
+
+
+def test_a_question_about_a_stream_that_drops_mid_clip_gets_the_frames_not_the_notices(mjpeg_server):
+    from trio_core.sources import read_frames
+
+    pictures = [np.full((48, 64, 3), 12 * index, np.uint8) for index in range(20)]
+    camera = mjpeg_server(pictures, fps=20, hold=False)  # hangs up after 1 s; a new client starts again
+    config = EngineConfig(source_settings={"stream": {"backoff_initial_s": 0.05}})
+    frames = read_frames(camera.url, SamplingPlan(fps=20, max_frames=30, max_side=64), config)
+    assert len(frames) == 30 and all(isinstance(frame, Frame) for frame in frames)
+
+
+def test_mjpeg_frames_are_timed_by_their_arrival(mjpeg_server, shape_clip):
+    """MJPEG carries no timestamps (FFmpeg would count its frames at 25 a second, whatever the camera sends)."""
+    camera = mjpeg_server(clip=shape_clip, fps=SHAPE_FPS)
+    frames = read(camera.url, SamplingPlan(fps=2, max_frames=4, max_side=64))
+    gaps = [b.timestamp - a.timestamp for a, b in zip(frames, frames[1:], strict=False)]
+    assert all(0.4 <= gap <= 0.7 for gap in gaps)  # 2 a second of real time, not of a 25 fps count
+
+
+def test_settings_for_a_source_that_does_not_exist_are_refused():
+    from trio_core.errors import ConfigError
+    from trio_core.sources import read_frames
+
+    with pytest.raises(ConfigError, match="--source strem: there is no frame source called 'strem'"):
+        read_frames("x.mp4", PLAN, EngineConfig(source_settings={"strem": {"read_timeout_s": 5}}))

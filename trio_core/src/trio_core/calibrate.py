@@ -52,8 +52,11 @@ def pick_max_side(
     from .metrics import Metrics
     from .pipeline import Clip
 
+    calls = iter(range(10**6))
+
     def inference_ms(side: int) -> float:
-        square = synthetic_frames(1, side)[0]
+        # A new picture every call (the square moves): a prefix cache (kvreuse) must not answer from memory.
+        square = synthetic_frames(16, side)[next(calls) % 16]
         image = square[: side * 9 // 16 // 2 * 2]  # a 16:9 camera frame
         plan = SamplingPlan(fps=1.0, min_frames=1, max_frames=1, max_side=side)
         clip = Clip([Frame(image, 0.0, 0)], plan, Metrics(frames_in=1, frames_used=1), 0.0)

@@ -234,6 +234,9 @@ def run_watch(source: str, options: dict, *, label: str | None = None) -> None:
         raise ConfigError(f"--{problem['loc'][0]}: {problem['msg']}.") from None
     engine = engine_from_options(options)
     # A bad file or an unknown scheme fails now, in a fraction of a second, not after a model has loaded.
+    from .sources.base import check_source_settings
+
+    check_source_settings(engine.config, registry().objects("frame source"))
     found = find_source(source, registry().objects("frame source"))
     if found.live:
         found.check(source, engine.config)
@@ -310,7 +313,7 @@ def webcam(context, device, list_only, **options):
 @cli.command()
 @click.option("--rtsp", help="The camera's stream URL, e.g. rtsp://user:pass@192.168.1.100:554/stream1.")
 @click.option("--host", help="The camera's address: its stream URL is asked over ONVIF, else guessed by brand.")
-@click.option("--user", "-u", default="admin", show_default=True, help="With --host: the camera's user name.")
+@click.option("--user", "-u", help="With --host: the camera's user name [default: admin, with a password].")
 @click.option("--password", "-p", help="With --host: the camera's password [env TRIO_CAMERA_PASSWORD].",
               envvar="TRIO_CAMERA_PASSWORD")  # fmt: skip
 @click.option("--onvif-port", type=click.IntRange(1, 65535), default=80, show_default=True,
@@ -344,6 +347,8 @@ def cam(context, rtsp, host, user, password, onvif_port, rtsp_port, discover, di
     if host:
         from .cameras import resolve
 
+        if password is not None and user is None:
+            user = "admin"  # what most cameras ship with
         rtsp, how = resolve(host, user=user, password=password, onvif_port=onvif_port, rtsp_port=rtsp_port)
         click.echo(f"Camera stream ({how}): {masked(rtsp)}", err=True)
     run_watch(rtsp, options)

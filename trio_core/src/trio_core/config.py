@@ -138,7 +138,8 @@ def load_config(base: EngineConfig | None = None, **overrides) -> EngineConfig:
     if base is not None:
         given = fold_filter_aliases(given)
         merged = {
-            field: _merged(getattr(base, field), given.get(field, {})) for field in ("filter_settings", "source_settings")
+            field: _merged(getattr(base, field), given.get(field, {}))
+            for field in ("filter_settings", "source_settings")
         }
         given = {**base.model_dump(), **given, **merged}
     try:

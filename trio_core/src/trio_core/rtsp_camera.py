@@ -34,7 +34,9 @@ def gstreamer_problem() -> str | None:
     try:
         result = subprocess.run([SYSTEM_PYTHON, "-c", check], capture_output=True, text=True, timeout=60)
     except FileNotFoundError:
-        return f"{SYSTEM_PYTHON} does not exist; install the Debian packages python3 {DEBIAN_PACKAGES} (apt-get install)."
+        return (
+            f"{SYSTEM_PYTHON} does not exist; install the Debian packages python3 {DEBIAN_PACKAGES} (apt-get install)."
+        )
     if result.returncode != 0:
         reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit status {result.returncode}"
         return (

@@ -402,8 +402,11 @@ class Watch:
         if self._opened is None:
             from .plugins import registry
             from .sources import find_source
+            from .sources.base import check_source_settings
 
-            source = find_source(self.target, registry().objects("frame source"))
+            sources = registry().objects("frame source")
+            check_source_settings(self.engine.config, sources)
+            source = find_source(self.target, sources)
             self._opened = source, source.open(self.target, self._plan(), self.engine.config)
         return self
 

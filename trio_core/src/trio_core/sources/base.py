@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import PluginNotFoundError
+from ..errors import ConfigError, PluginNotFoundError
 from ..frames import Frame, SamplingPlan
 from ..plugins import missing_message, registry
 
@@ -133,5 +133,18 @@ def read_frames(target: Any, plan: SamplingPlan | None = None, config: EngineCon
         config = EngineConfig()
     if plan is None:
         plan = SamplingPlan.from_config(config)
-    source = find_source(target, registry().objects("frame source"))
-    return list(source.open(target, plan, config))
+    sources = registry().objects("frame source")
+    check_source_settings(config, sources)
+    source = find_source(target, sources)
+    # A live source may say it is reconnecting between its frames: a one-off read wants the frames.
+    return [item for item in source.open(target, plan, config) if isinstance(item, Frame)]
+
+
+def check_source_settings(config: EngineConfig, sources: list[FrameSource]) -> None:
+    """Settings for a source that is not installed are refused in one sentence, as a typo usually is."""
+    names = sorted(source.name for source in sources)
+    for name in config.source_settings:
+        if name not in names:
+            raise ConfigError(
+                f"--source {name}: there is no frame source called '{name}' (sources: {', '.join(names)})."
+            )

@@ -90,8 +90,11 @@ class LiveFrames:
         *,
         label: str,
         rng: random.Random | None = None,
+        by_arrival: bool = False,
     ):
         self.connect, self.plan, self.settings, self.label = connect, plan, settings, label
+        # Time frames by when they arrive, not by their pts (MJPEG has none: FFmpeg counts them at 25 a second).
+        self.by_arrival = by_arrival
         self.rng = rng or random.Random()
         self.frames_decoded = 0
         self.reconnects = 0
@@ -126,8 +129,10 @@ class LiveFrames:
                             return
                     reason = "the stream ended"
                 except MediaError as error:
-                    if isinstance(error, Refused) or not self.settings.reconnect:
+                    if isinstance(error, Refused):
                         raise
+                    if not self.settings.reconnect:
+                        raise MediaError(f"{error}, and reconnect is off: the watch ends.") from None
                     reason = str(error)
                 finally:
                     opened.close()
@@ -146,7 +151,10 @@ class LiveFrames:
             attempt += 1
             limit = self.settings.reconnect_attempts
             if limit and attempt > limit:
-                raise MediaError(f"'{self.label}' did not come back after {limit} reconnects ({reason}).")
+                raise MediaError(
+                    f"'{self.label}' did not come back after {limit} reconnects (the last: {reason.rstrip('.')}); "
+                    "check the camera, or allow more with reconnect_attempts (0 is never to give up)."
+                )
             delay = backoff_delay(attempt, self.settings, self.rng)
             yield SourceNotice("reconnecting", {"attempt": attempt, "delay_s": round(delay, 3), "reason": reason})
             if self._closed.wait(delay):
@@ -181,7 +189,7 @@ class LiveFrames:
             for frame in opened.container.decode(stream):
                 self.frames_decoded += 1
                 arrived = time.monotonic()
-                pts = frame.time
+                pts = None if self.by_arrival else frame.time
                 if pts is not None and last is not None and (pts < last - 1.0 or pts > last + 10.0):
                     first_pts = None  # a jump (the camera restarted its clock): anchor again from here
                 if pts is not None and first_pts is None:
@@ -210,4 +218,4 @@ class LiveFrames:
             return f"'{self.label}' sent nothing for {self.settings.read_timeout_s:g} s"
         if isinstance(error, av.error.EOFError):
             return "the stream ended"
-        return f"'{self.label}' failed: {getattr(error, 'strerror', None) or error}"
+        return f"'{self.label}' broke off ({getattr(error, 'strerror', None) or error})"

@@ -62,7 +62,9 @@ class StreamSource(FrameSource):
     def describe(self) -> dict:
         return {**super().describe(), "schemes": [*STREAM_SCHEMES, "http (MJPEG, HLS)", "https (MJPEG, HLS)"]}
 
-    def check(self, target, config: EngineConfig) -> None:
+    def check(self, target, config: EngineConfig | None) -> None:
+        if config is not None:
+            self.settings_from(config)  # a bad setting fails before a model loads, too
         parts = urlsplit(str(target))
         label = masked(str(target))
         if not parts.hostname:
@@ -76,7 +78,8 @@ class StreamSource(FrameSource):
         url = str(target)
         settings = self.settings_from(config)
         label = masked(url)
-        return LiveFrames(lambda: open_stream(url, settings, label), plan, settings, label=label)
+        mjpeg = "f" in stream_options(url, settings)  # multipart JPEG: no timestamps of its own
+        return LiveFrames(lambda: open_stream(url, settings, label), plan, settings, label=label, by_arrival=mjpeg)
 
 
 def stream_options(url: str, settings: StreamSettings) -> dict[str, str]:
@@ -129,8 +132,8 @@ def open_error(label: str, error: BaseException, settings: StreamSettings) -> Me
     where = _where(label)
     if isinstance(error, (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)):
         return Refused(
-            f"The camera at {where} refused the user name or password ({_status(error)}): check them "
-            "(in the URL as user:password@, or --user/--password); trio does not retry a refused password."
+            f"The camera at {where} refused the user name or password ({_status(error)}): check them (user:password@ "
+            "in the URL); trio does not retry a refused password."
         )
     if isinstance(error, av.error.HTTPNotFoundError):
         return MediaError(f"The camera at {where} has no stream at '{label}' (404 Not Found): check the URL's path.")
@@ -142,8 +145,10 @@ def open_error(label: str, error: BaseException, settings: StreamSettings) -> Me
             "reachable (or raise --source stream.open_timeout_s)."
         )
     if isinstance(error, (av.error.InvalidDataError, av.error.EOFError)):
+        kind = uri_scheme(label).upper()
+        article = "an" if kind[0] in "AEFHILMNORSX" else "a"  # said as letters: an RTSP, an HTTP, an SRT
         return MediaError(
-            f"{where} answered, but not as a {uri_scheme(label).upper()} stream trio can read: check the port "
+            f"{where} answered, but not as {article} {kind} stream trio can read: check the port "
             "and the URL (is it the camera's stream port?)."
         )
     reason = getattr(error, "strerror", None) or str(error)
