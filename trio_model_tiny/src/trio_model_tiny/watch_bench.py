@@ -304,33 +304,37 @@ def measure_cameras(clips: Clips, seconds: float, most: int, fps: float = 1.0) -
         with lock:  # one model, one inference at a time, as the server's queue does
             yield engine
 
-    counts, largest = [], 0
-    count = 1
+    def keeps_up(camera, count: int) -> dict:
+        watches = [Watch(engine, camera.url, [ORANGE], WatchSettings(fps=fps), turn=turn).open() for _ in range(count)]
+        results: list[list[dict]] = [[] for _ in watches]
+        threads = [
+            threading.Thread(target=collect, args=(watch, found), daemon=True)
+            for watch, found in zip(watches, results, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(seconds)
+        for watch in watches:
+            watch.stop()
+        for thread in threads:
+            thread.join(timeout=30)
+        rates = [len(items) / seconds for items in results]
+        worst_lag = max((item["lag_s"] for items in results for item in items), default=float("inf"))
+        kept_up = min(rates) >= 0.9 * fps * (seconds - 2) / seconds and worst_lag <= 1 / fps
+        return {"cameras": count, "min_rate": min(rates), "max_lag_s": worst_lag, "kept_up": kept_up}
+
+    # Doubling until a count falls behind, then halving the gap between the last that kept up and it.
+    counts, largest, behind = [], 0, None
     with RtspCamera(clips.moving(10), fps=10) as camera:
-        while count <= most:
-            watches = [
-                Watch(engine, camera.url, [ORANGE], WatchSettings(fps=fps), turn=turn).open() for _ in range(count)
-            ]
-            results: list[list[dict]] = [[] for _ in watches]
-            threads = [
-                threading.Thread(target=collect, args=(watch, found), daemon=True)
-                for watch, found in zip(watches, results, strict=True)
-            ]
-            for thread in threads:
-                thread.start()
-            time.sleep(seconds)
-            for watch in watches:
-                watch.stop()
-            for thread in threads:
-                thread.join(timeout=30)
-            rates = [len(items) / seconds for items in results]
-            worst_lag = max((item["lag_s"] for items in results for item in items), default=float("inf"))
-            kept_up = min(rates) >= 0.9 * fps * (seconds - 2) / seconds and worst_lag <= 1 / fps
-            counts.append({"cameras": count, "min_rate": min(rates), "max_lag_s": worst_lag, "kept_up": kept_up})
-            if not kept_up:
-                break
-            largest = count
-            count *= 2
+        count = 1
+        while count <= most and (behind is None or behind - largest > 1):
+            run = keeps_up(camera, count)
+            counts.append(run)
+            if run["kept_up"]:
+                largest = count
+            else:
+                behind = count
+            count = count * 2 if behind is None else (largest + behind) // 2
     return {"fps": fps, "seconds": seconds, "runs": counts, "largest": largest}
 
 
@@ -383,7 +387,7 @@ def render(report: dict) -> str:
         else:
             runs = ", ".join(
                 f"{run['cameras']}: {run['min_rate']:.2f}/s, lag {run['max_lag_s']:.2f} s{'' if run['kept_up'] else ' (behind)'}"
-                for run in data["runs"]
+                for run in sorted(data["runs"], key=lambda run: run["cameras"])
             )
             lines.append(
                 f"cameras at {data['fps']:g} fps on one trio-tiny here: {data['largest']} keep up "
