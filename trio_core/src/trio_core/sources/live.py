@@ -65,6 +65,27 @@ class Opened:
     container: object
     stream: object
 
+    @classmethod
+    def input(
+        cls, file: str, *, format: str | None, options: dict, settings: LiveSettings, failed, no_video: str
+    ) -> Opened:
+        """Open ``file`` with PyAV and take its video stream; ``failed(error)`` is the MediaError for an FFmpeg error,
+        ``no_video`` the sentence for an input without video."""
+        import av
+
+        # PyAV gives up on a read after about twice its timeout: half of ours is ours.
+        timeout = (settings.open_timeout_s, settings.read_timeout_s / 2)
+        try:
+            container = av.open(file, format=format, options=options, timeout=timeout)
+        except av.FFmpegError as error:
+            raise failed(error) from None
+        if not container.streams.video:
+            container.close()
+            raise MediaError(no_video)
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return cls(container, stream)
+
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a broken connection may fail too; it is gone either way
             self.container.close()

@@ -105,24 +105,15 @@ def stream_options(url: str, settings: StreamSettings) -> dict[str, str]:
 
 def open_stream(url: str, settings: StreamSettings, label: str) -> Opened:
     """Open a camera stream and its video track, or raise one :class:`MediaError` sentence saying why not."""
-    import av
 
     StreamSource().check(url, None)
     _check_host(url, label)
     options = stream_options(url, settings)
-    container_format = options.pop("f", None)
-    try:
-        # PyAV gives up on a read after about twice its timeout: half of ours is ours.
-        timeout = (settings.open_timeout_s, settings.read_timeout_s / 2)
-        container = av.open(url, format=container_format, options=options, timeout=timeout)
-    except av.FFmpegError as error:
-        raise open_error(label, error, settings) from None
-    if not container.streams.video:
-        container.close()
-        raise MediaError(f"'{label}' has no video track: check the URL's path (some cameras serve audio on one).")
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    return Opened(container, stream)
+    return Opened.input(
+        url, format=options.pop("f", None), options=options, settings=settings,
+        failed=lambda error: open_error(label, error, settings),
+        no_video=f"'{label}' has no video track: check the URL's path (some cameras serve audio on one).",
+    )  # fmt: skip
 
 
 def open_error(label: str, error: BaseException, settings: StreamSettings) -> MediaError:

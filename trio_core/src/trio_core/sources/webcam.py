@@ -109,24 +109,12 @@ class WebcamSource(FrameSource):
 
 def open_device(device: Device, settings: WebcamSettings, label: str) -> Opened:
     """Open a capture device, or raise one :class:`MediaError` sentence saying why not."""
-    import av
 
     check_device(device)
-    try:
-        container = av.open(
-            device.file,
-            format=device.format,
-            options=device.options,
-            timeout=(settings.open_timeout_s, settings.read_timeout_s),
-        )
-    except av.FFmpegError as error:
-        raise _device_error(label, device, settings, error) from None
-    if not container.streams.video:
-        container.close()
-        raise MediaError(f"'{label}' gives no video.")
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    return Opened(container, stream)
+    return Opened.input(
+        device.file, format=device.format, options=device.options, settings=settings,
+        failed=lambda error: _device_error(label, device, settings, error), no_video=f"'{label}' gives no video.",
+    )  # fmt: skip
 
 
 def check_device(device: Device) -> None:
