@@ -10,13 +10,13 @@ from tests.watch.conftest import ORANGE
 
 def test_trio_cam_turns_host_and_password_into_the_stream_and_watches_it(rtsp_server, shape_clip):
     camera = rtsp_server(clip=shape_clip, fps=SHAPE_FPS, user="admin", password="door-pw")
-    main = FakeProfile(
-        "mainStream", "Profile_1", 224, 224, uri=camera.url
-    )  # ONVIF hands out the URL without the password
-    with OnvifResponder(user="admin", password="door-pw", profiles=(main,)) as onvif:
+    # ONVIF hands out URLs without the password; the main stream here goes nowhere, the sub stream is the camera.
+    main = FakeProfile("mainStream", "Profile_1", 1920, 1080, uri="rtsp://127.0.0.1:9/nowhere")
+    sub = FakeProfile("subStream", "Profile_2", 224, 224, uri=camera.url)
+    with OnvifResponder(user="admin", password="door-pw", profiles=(main, sub)) as onvif:
         events, _ = watch_until(
             "cam", "--host", "127.0.0.1", "--onvif-port", str(onvif.http_port), "-u", "admin", "-p", "door-pw",
-            "-w", ORANGE, "--model", "trio-tiny", "--fps", "2", "--max-tokens", "4",
+            "--profile", "subStream", "-w", ORANGE, "--model", "trio-tiny", "--fps", "2", "--max-tokens", "4",
             until=lambda events: events[-1]["type"] in ("alert", "ended"),
         )  # fmt: skip
     assert "door-pw" not in json.dumps(events)

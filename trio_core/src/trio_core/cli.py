@@ -320,6 +320,8 @@ def webcam(context, device, list_only, **options):
               help="With --host: the camera's ONVIF (HTTP) port.")  # fmt: skip
 @click.option("--rtsp-port", type=click.IntRange(1, 65535), default=554, show_default=True,
               help="With --host: the RTSP port for the brand URL patterns.")  # fmt: skip
+@click.option("--profile", help="With --host: the ONVIF profile to watch, by name or token (default: the first, "
+              "usually the main stream; --discover lists them).")  # fmt: skip
 @click.option("--discover", is_flag=True, help="Find ONVIF cameras on this network, print them, and exit.")
 @click.option(
     "--discover-timeout",
@@ -332,8 +334,8 @@ def webcam(context, device, list_only, **options):
               help="With --discover: probe this one host (unicast) instead of the local network (multicast).")  # fmt: skip
 @watch_options(conditions_required=False)
 @click.pass_context
-def cam(context, rtsp, host, user, password, onvif_port, rtsp_port, discover, discover_timeout, discover_address,
-        **options):  # fmt: skip
+def cam(context, rtsp, host, user, password, onvif_port, rtsp_port, profile, discover, discover_timeout,
+        discover_address, **options):  # fmt: skip
     """Watch an IP camera for CONDITIONs: by --rtsp URL or --host (ONVIF, then brand URLs); or --discover them."""
     from .credentials import masked
 
@@ -349,7 +351,9 @@ def cam(context, rtsp, host, user, password, onvif_port, rtsp_port, discover, di
 
         if password is not None and user is None:
             user = "admin"  # what most cameras ship with
-        rtsp, how = resolve(host, user=user, password=password, onvif_port=onvif_port, rtsp_port=rtsp_port)
+        rtsp, how = resolve(
+            host, user=user, password=password, onvif_port=onvif_port, rtsp_port=rtsp_port, profile=profile
+        )
         click.echo(f"Camera stream ({how}): {masked(rtsp)}", err=True)
     run_watch(rtsp, options)
 

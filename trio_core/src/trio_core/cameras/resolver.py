@@ -22,6 +22,7 @@ def resolve(
     rtsp_port: int = RTSP_PORT,
     probe: Callable[[str], bool] | None = None,
     timeout: float = 5.0,
+    profile: str | None = None,
 ) -> tuple[str, str]:
     """``(url, how)``: an RTSP URL for the camera at ``host`` (credentials in it), and ``"onvif"`` or the brand.
 
@@ -29,10 +30,12 @@ def resolve(
     the URLs of :data:`trio_core.cameras.brands.BRANDS` in order, each checked with
     ``probe(url)`` (default :func:`open_with_pyav`), the first that opens wins. A camera that
     refuses the credentials stops the search at once: other paths would be refused too.
+    ``profile`` (an ONVIF profile's name or token, e.g. ``subStream``) picks the stream over ONVIF.
     """
     probe = probe or open_with_pyav
     try:
-        return stream_uri(host, port=onvif_port, user=user, password=password, timeout=timeout), "onvif"
+        url = stream_uri(host, port=onvif_port, user=user, password=password, profile=profile, timeout=timeout)
+        return url, "onvif"
     except OnvifUnavailableError as error:
         onvif_failure = error.reason
     tried = []
