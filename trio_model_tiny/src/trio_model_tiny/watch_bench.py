@@ -55,8 +55,16 @@ PARTS = ("latency", "lag", "gate", "conditions", "cameras")
 @click.option("--camera-seconds", type=click.FloatRange(5, 600), default=20.0, show_default=True,
               help="Seconds each number of simultaneous cameras runs.")  # fmt: skip
 @click.option("--max-cameras", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--model", "conditions_model", default="trio-tiny", show_default=True,
+              help="The model of the conditions measurement (a local checkpoint, say); the others need trio-tiny's "
+              "knowledge of the shapes.")  # fmt: skip
+@click.option("--max-tokens", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Most tokens of each answer in the conditions measurement (a watch's default; a trained model "
+              "says yes or no in 2, a random-weight one always uses them all).")  # fmt: skip
+@click.option("--size", type=click.IntRange(56, 1344), default=224, show_default=True,
+              help="Frame side of the conditions measurement (trio-tiny was trained at 224).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def watch_bench(only, rounds, duration, camera_seconds, max_cameras, as_json):
+def watch_bench(only, rounds, duration, camera_seconds, max_cameras, conditions_model, max_tokens, size, as_json):
     """The watch engine with trio-tiny: alert latency, lag under load, motion gate, conditions, cameras."""
     from trio_core.rtsp_camera import gstreamer_problem
 
@@ -76,7 +84,7 @@ def watch_bench(only, rounds, duration, camera_seconds, max_cameras, as_json):
             elif part == "gate":
                 report[part] = measure_gate(clips)
             elif part == "conditions":
-                report[part] = measure_conditions(rounds)
+                report[part] = measure_conditions(rounds, model=conditions_model, max_tokens=max_tokens, size=size)
             else:
                 report[part] = measure_cameras(clips, camera_seconds, max_cameras)
     click.echo(json.dumps(report, indent=2) if as_json else render(report))
@@ -253,7 +261,9 @@ def measure_gate(clips: Clips) -> dict:
     return {**runs, "skipped_share": gate["gated"] / gate["seen"], "missed": gate["events"] - gate["caught"]}
 
 
-def measure_conditions(rounds: int, count: int = 6) -> dict:
+def measure_conditions(
+    rounds: int, count: int = 6, model: str = "trio-tiny", max_tokens: int = 8, size: int = 224
+) -> dict:
     """4 conditions per frame against 1, on fresh random scenes (no cache hit between the sides), paired rounds."""
     from trio_core.frames import Frame, SamplingPlan
     from trio_core.metrics import Metrics
@@ -263,19 +273,21 @@ def measure_conditions(rounds: int, count: int = 6) -> dict:
 
     def scenes(seed: int) -> list:
         rng = np.random.default_rng(seed)
-        plan = SamplingPlan(fps=1, min_frames=1, max_frames=1, max_side=224)
-        images = [random_scene(rng, size=224)[0] for _ in range(count)]
+        plan = SamplingPlan(fps=1, min_frames=1, max_frames=1, max_side=size)
+        images = [random_scene(rng, size=size)[0] for _ in range(count)]
         return [Clip([Frame(image, 0.0, 0)], plan, Metrics(frames_in=1, frames_used=1), 0.0) for image in images]
 
     def seconds(engine, clips, questions) -> float:
         started = time.perf_counter()
         for clip in clips:
-            engine.analyze_frame_each(clip, questions, yes_no=True, max_tokens=8)
+            engine.analyze_frame_each(clip, questions, yes_no=True, max_tokens=max_tokens)
         return time.perf_counter() - started
 
-    report = {"rounds": rounds, "frames_per_round": count}
+    from trio_core import TrioCore
+
+    report = {"model": model, "rounds": rounds, "frames_per_round": count, "max_tokens": max_tokens, "size": size}
     for name, optimizers in (("plain", []), ("kvreuse", ["kvreuse"])):
-        engine = tiny(optimizers=optimizers)
+        engine = TrioCore(model=model, optimizers=optimizers).load()
         seconds(engine, scenes(10_000), CONDITIONS)  # warm-up
         ratios = []
         for round_index in range(rounds):
@@ -381,7 +393,8 @@ def render(report: dict) -> str:
             )
         elif part == "conditions":
             lines.append(
-                f"4 conditions against 1, same fresh frames, median of {data['rounds']} paired rounds: "
+                f"4 conditions against 1 on {data['model']}, {data['size']}x{data['size']} frames, at most "
+                f"{data['max_tokens']} tokens an answer, same fresh frames, median of {data['rounds']} paired rounds: "
                 f"{data['kvreuse']['ratio_4_vs_1']:.2f}x with kvreuse, {data['plain']['ratio_4_vs_1']:.2f}x without"
             )
         else:
