@@ -386,7 +386,9 @@ class Checker:
         for imp in imports_of(path, package):
             script = next((target for target in imp.targets if target in scripts), None)
             if script is not None:
-                rule = f"`{script}` is a script for the system's Python (its first line says so): run it, never import it."
+                rule = (
+                    f"`{script}` is a script for the system's Python (its first line says so): run it, never import it."
+                )
                 found.append(Violation(self.relative(path), imp.line, imp.statement, rule))
                 continue
             rule = self.judge(dist, package, path, section, imp, pytest_plugin)

@@ -1,22 +1,15 @@
 """What the watch tests share: trio-tiny, and a clip in which an orange square appears after two seconds."""
 
-import av
 import numpy as np
 import pytest
 
 from tests.media import write_clip
 from trio_core import TrioCore
-from trio_model_tiny.plugin import DEMO
+from trio_model_tiny.watch_bench import demo_frames  # the bundled clip's 8 frames, 4 a second
 
 APPEARS_AT = 2.0  # seconds into the clip
 ORANGE = "Is there an orange square?"
 PURPLE = "Is there a purple triangle?"
-
-
-def demo_frames() -> list[np.ndarray]:
-    """The bundled clip's 8 frames (4 a second): an orange square moving left over a dark background."""
-    with av.open(str(DEMO / "moving.mp4")) as container:
-        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
 @pytest.fixture(scope="session")

@@ -10,19 +10,12 @@ from pathlib import Path
 import click
 import numpy as np
 
-from trio_core.bench import bench_checkpoint, bench_options, synthetic_frames
+from trio_core.bench import QUESTION, bench_checkpoint, bench_options, frames_option, synthetic_frames
 
 
 @click.command("overhead")
 @bench_options(max_tokens=32, size=336, backend=False)
-@click.option(
-    "--frames",
-    "frame_count",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="Frames of the synthetic video (1 = an image).",
-)
+@frames_option(default=4)
 def overhead(model_dir, depth, runs, max_tokens, frame_count, size, device, as_json):
     """End-to-end latency of trio vs raw transformers on the same model and inputs (median ratio)."""
     with bench_checkpoint(model_dir, depth, backend="torch") as model_dir:
@@ -47,7 +40,6 @@ def measure_overhead(model_dir: Path, *, runs: int, max_tokens: int, frame_count
 
     from trio_core import TrioCore
 
-    question = "Describe what happens in this video."
     fps = 2.0
     frames = synthetic_frames(frame_count, size)
     engine = TrioCore(
@@ -65,10 +57,10 @@ def measure_overhead(model_dir: Path, *, runs: int, max_tokens: int, frame_count
     media = list(frames) if frame_count > 1 else frames[0]
 
     def trio_run():
-        return engine.analyze_video(media, question).token_ids
+        return engine.analyze_video(media, QUESTION).token_ids
 
     def raw_run():
-        inputs = raw_inputs(loaded.processor, frames, question, fps).to(loaded.device, dtype=loaded.model.dtype)
+        inputs = raw_inputs(loaded.processor, frames, QUESTION, fps).to(loaded.device, dtype=loaded.model.dtype)
         with torch.inference_mode():
             output = loaded.model.generate(
                 **inputs, max_new_tokens=max_tokens, do_sample=False, eos_token_id=loaded.stop_token_ids
@@ -92,7 +84,7 @@ def measure_overhead(model_dir: Path, *, runs: int, max_tokens: int, frame_count
         raw_times.append(took["raw"])
         ratios.append(took["trio"] / took["raw"])
     identical &= trio_ids == raw_ids
-    prompt = raw_inputs(loaded.processor, frames, question, fps)
+    prompt = raw_inputs(loaded.processor, frames, QUESTION, fps)
     return {
         "model": str(model_dir),
         "device": loaded.device,

@@ -63,6 +63,18 @@ def bench_options(max_tokens: int, size: int, backend: bool = True):
     return decorate
 
 
+def frames_option(default: int):
+    """``--frames``: how many frames of :func:`synthetic_frames` a benchmark asks about (1 = an image)."""
+    return click.option(
+        "--frames",
+        "frame_count",
+        type=click.IntRange(1, 64),
+        default=default,
+        show_default=True,
+        help="Frames of the synthetic video (1 = an image).",
+    )
+
+
 @contextlib.contextmanager
 def bench_checkpoint(model_dir: Path | None, depth: tuple[int, int] = (4, 4), backend: str = "auto") -> Iterator[Path]:
     """``model_dir``, or (when None) a random-weight Qwen2.5-VL with real 3B layer widths and ``depth``
@@ -226,14 +238,7 @@ def comparison_command(
 
     @click.command(name, help=help)
     @bench_options(max_tokens=max_tokens, size=size)
-    @click.option(
-        "--frames",
-        "frame_count",
-        type=click.IntRange(1, 64),
-        default=1,
-        show_default=True,
-        help="Frames of the synthetic video (1 = an image).",
-    )
+    @frames_option(default=1)
     def command(model_dir, depth, backend, runs, max_tokens, frame_count, size, device, as_json):
         with bench_checkpoint(model_dir, depth, backend) as model_dir:
             report = compare_optimizers(

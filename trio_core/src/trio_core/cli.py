@@ -211,13 +211,13 @@ def watch_options(command=None, *, conditions_required: bool = True):
     return engine_options(command)
 
 
-def run_watch(source: str, options: dict, *, label: str | None = None) -> None:
+def run_watch(source: str, options: dict) -> None:
     """Watch ``source`` with the options of :func:`watch_options`, showing it to people or as JSON Lines."""
     from pydantic import ValidationError
 
     from .plugins import registry
     from .sources import find_source
-    from .watch import Watch, WatchSettings
+    from .watch import WatchSettings, as_question
     from .watch_display import JsonLines, Snapshots, StatusBoard, summary
 
     auto_side = options.get("max_side") == "auto"
@@ -244,15 +244,14 @@ def run_watch(source: str, options: dict, *, label: str | None = None) -> None:
         engine.read_frame(source)
     engine.load()
     conditions = list(options["conditions"])
-    running = engine.watch(source, conditions, **settings.model_dump())
     if auto_side:
         from .calibrate import pick_max_side
 
-        calibration = pick_max_side(engine, [c.question for c in running.conditions], options["target_ms"])
+        calibration = pick_max_side(engine, [as_question(c) for c in conditions], options["target_ms"])
         click.echo(calibration.sentence(), err=True)
         settings = settings.model_copy(update={"max_side": calibration.side})
     # Opened after the model loaded: a camera's frames are not left to queue up while it loads.
-    running = Watch(engine, source, running.conditions, settings, label=label).open()
+    running = engine.watch(source, conditions, **settings.model_dump()).open()
     store = Snapshots(options["snapshots"])
     as_json = options["as_json"]
     display = JsonLines(sys.stdout, store) if as_json else StatusBoard(running, store, sound=not options["no_sound"])

@@ -69,3 +69,11 @@ def fit_within(width: int, height: int, max_side: int | None) -> tuple[int, int]
         return width, height
     scale = max_side / max(width, height)
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def scale_arguments(width: int, height: int, max_side: int | None) -> dict:
+    """PyAV's ``to_ndarray`` arguments that scale a ``width`` x ``height`` frame to fit ``max_side`` (none if it fits)."""
+    fitted = fit_within(width, height, max_side)
+    if fitted == (width, height):
+        return {}
+    return {"width": fitted[0], "height": fitted[1], "interpolation": "AREA"}

@@ -36,6 +36,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from trio_core.bench import percentile
+
 from .plugin import DEMO
 
 ORANGE = "Is there an orange square?"
@@ -159,12 +161,6 @@ def tiny(**settings):
     from trio_core import TrioCore
 
     return TrioCore(model="trio-tiny", **settings).load()
-
-
-def percentile(values: list[float], share: float) -> float:
-    from trio_core.bench import percentile as core_percentile
-
-    return core_percentile(values, share)
 
 
 def measure_latency(clips: Clips, rounds: int, fps: float = 2.0) -> dict:

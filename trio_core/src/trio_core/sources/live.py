@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import MediaError
-from ..frames import Frame, SamplingPlan, SourceNotice, fit_within
+from ..frames import Frame, SamplingPlan, SourceNotice, scale_arguments
 
 
 class LiveSettings(BaseModel):
@@ -118,7 +118,6 @@ class LiveFrames:
         self.by_arrival = by_arrival
         self.rng = rng or random.Random()
         self.frames_decoded = 0
-        self.reconnects = 0
         self._closed = threading.Event()
         self._iterating = False
         self._last_time: float | None = None  # the timestamp of the newest frame given
@@ -133,7 +132,6 @@ class LiveFrames:
             self._opened = None
 
     def __iter__(self) -> Iterator[Frame | SourceNotice]:
-        started = self._started
         self._iterating = True
         yielded = 0
         reason = ""
@@ -143,7 +141,7 @@ class LiveFrames:
                     return
                 opened = self._opened
                 try:
-                    for frame in self._sampled(opened, started):
+                    for frame in self._sampled(opened):
                         yield frame
                         yielded += 1
                         if yielded >= self.plan.max_frames or self._closed.is_set():
@@ -187,20 +185,19 @@ class LiveFrames:
             except MediaError as error:
                 reason = str(error)
                 continue
-            self.reconnects += 1
             yield SourceNotice("reconnected", {"attempt": attempt, "outage_s": round(time.monotonic() - lost_at, 3)})
             return True
         return False
 
-    def _sampled(self, opened: Opened, started: float) -> Iterator[Frame]:
-        """The frames of one connection at most ``plan.fps`` a second, timed from ``started``."""
+    def _sampled(self, opened: Opened) -> Iterator[Frame]:
+        """The frames of one connection at most ``plan.fps`` a second, timed from when the input began to open."""
         import av
 
         stream = opened.stream
         interval = 1.0 / self.plan.fps
 
         def now() -> float:  # seconds since the input opened, never before a frame already given
-            elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - self._started
             return elapsed if self._last_time is None else max(elapsed, self._last_time + interval)
 
         # Time is ``anchor + (pts - first_pts)``: the stream's own clock, from the arrival of its first timed frame.
@@ -220,11 +217,9 @@ class LiveFrames:
                 if due is not None and t < due - interval * 0.05:
                     continue
                 due = t + interval if due is None or t - due > interval else due + interval
-                if size != (frame.width, frame.height):
+                if size != (frame.width, frame.height):  # a camera may change its resolution mid-stream
                     size = (frame.width, frame.height)
-                    width, height = fit_within(frame.width, frame.height, self.plan.max_side)
-                    resized = (width, height) != size
-                    scale = {"width": width, "height": height, "interpolation": "AREA"} if resized else {}
+                    scale = scale_arguments(frame.width, frame.height, self.plan.max_side)
                 image = frame.to_ndarray(format="rgb24", **scale)
                 self._last_time = t
                 yield Frame(image=image, timestamp=round(t, 4), index=self.frames_decoded - 1, captured=arrived)

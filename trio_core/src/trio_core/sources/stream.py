@@ -62,9 +62,8 @@ class StreamSource(FrameSource):
     def describe(self) -> dict:
         return {**super().describe(), "schemes": [*STREAM_SCHEMES, "http (MJPEG, HLS)", "https (MJPEG, HLS)"]}
 
-    def check(self, target, config: EngineConfig | None) -> None:
-        if config is not None:
-            self.settings_from(config)  # a bad setting fails before a model loads, too
+    def check(self, target, config: EngineConfig) -> None:
+        self.settings_from(config)  # a bad setting fails before a model loads, too
         parts = urlsplit(str(target))
         label = masked(str(target))
         if not parts.hostname:
@@ -75,6 +74,7 @@ class StreamSource(FrameSource):
             raise MediaError(f"'{label}' has a port that is not a number from 1 to 65535.") from None
 
     def open(self, target, plan: SamplingPlan, config: EngineConfig) -> LiveFrames:
+        self.check(target, config)  # the URL's form, once; open_stream checks the host name at every connect
         url = str(target)
         settings = self.settings_from(config)
         label = masked(url)
@@ -106,7 +106,6 @@ def stream_options(url: str, settings: StreamSettings) -> dict[str, str]:
 def open_stream(url: str, settings: StreamSettings, label: str) -> Opened:
     """Open a camera stream and its video track, or raise one :class:`MediaError` sentence saying why not."""
 
-    StreamSource().check(url, None)
     _check_host(url, label)
     options = stream_options(url, settings)
     return Opened.input(

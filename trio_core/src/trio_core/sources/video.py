@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import MediaError
-from ..frames import Frame, SamplingPlan, fit_within
+from ..frames import Frame, SamplingPlan, scale_arguments
 from ..sampling import sample_timestamps
 from .unreadable import damaged_message, os_error_message, undecodable_message, unreadable_message
 
@@ -129,9 +129,7 @@ class VideoFrames:
         import av
 
         decoder = _Decoder(self.path, self.label, self._stream_index, self._start, self.info.fps, self._sequential)
-        width, height = fit_within(self.info.width, self.info.height, self.plan.max_side)
-        resized = (width, height) != (self.info.width, self.info.height)
-        scale = {"width": width, "height": height, "interpolation": "AREA"} if resized else {}
+        scale = scale_arguments(self.info.width, self.info.height, self.plan.max_side)
         bar = tqdm(total=len(self.timestamps), desc=self.path.name, unit="frame", delay=1.0, disable=None, leave=False)
         seen: set[float] = set()
         yielded = 0
