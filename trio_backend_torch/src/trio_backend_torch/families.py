@@ -26,6 +26,10 @@ class TorchFamily(ModelFamily):
         With ``add_generation_prompt=False`` the conversation is encoded as it stands, assistant
         turns included: what a training step feeds the model.
         """
+        return self._built(processor, messages, add_generation_prompt)[1]
+
+    def _built(self, processor, messages: list[Message], add_generation_prompt: bool = True) -> tuple[str, Any]:
+        """``(the prompt's text, its processor outputs)`` for ``messages``."""
         chat, images, videos, metadata = self.to_chat(messages)
         text = processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=add_generation_prompt)
         kwargs: dict[str, Any] = {}
@@ -34,26 +38,26 @@ class TorchFamily(ModelFamily):
         if videos:
             kwargs["videos"] = videos
             kwargs.update(self.video_kwargs(metadata))
-        return processor(text=[text], return_tensors="pt", **kwargs)
+        return text, processor(text=[text], return_tensors="pt", **kwargs)
 
     def build_inputs_each(self, processor, conversations: list[list[Message]]) -> list:
         """:meth:`build_inputs` for each conversation; those that share the first one's media and everything before
         its end (a watch's conditions about one frame) reuse its processed pixels and media tokens, and only the
         text after the media is tokenized again. The inputs are the same as :meth:`build_inputs` gives each."""
-        first = self.build_inputs(processor, conversations[0])
+        text, first = self._built(processor, conversations[0])
         results = [first]
-        shared = self._shared_media(processor, conversations[0], first)
+        shared = self._shared_media(processor, conversations[0], text, first)
         for messages in conversations[1:]:
             inputs = self._after_shared_media(processor, messages, first, shared) if shared else None
             results.append(inputs if inputs is not None else self.build_inputs(processor, messages))
         return results
 
-    def _shared_media(self, processor, messages: list[Message], inputs) -> tuple | None:
-        """``(media, text up to the media's end, tokens up to it)`` of a processed conversation, when it has media."""
+    def _shared_media(self, processor, messages: list[Message], text: str, inputs) -> tuple | None:
+        """``(media, text up to the media's end, tokens up to it)`` of a processed conversation (its prompt ``text``
+        and processor ``inputs``), when it has media."""
         media = media_of(messages)
         if self.media_end is None or not media:
             return None
-        text = processor.apply_chat_template(self.to_chat(messages)[0], tokenize=False, add_generation_prompt=True)
         end = text.rfind(self.media_end)
         ids = inputs["input_ids"][0]
         ends = (ids == processor.tokenizer.convert_tokens_to_ids(self.media_end)).nonzero()

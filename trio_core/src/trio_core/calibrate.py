@@ -9,6 +9,7 @@ largest whose median time is within the target. It stops at the first side over 
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ def pick_max_side(
     from .metrics import Metrics
     from .pipeline import Clip
 
-    calls = iter(range(10**6))
+    calls = itertools.count()
 
     def inference_ms(side: int) -> float:
         # A new picture every call (the square moves): a prefix cache (kvreuse) must not answer from memory.
