@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from trio_core.chat import ImagePart, Message, TextPart, VideoPart
+from trio_core.chat import Message
+from trio_core.chat_templates import media_of, to_chat
 from trio_core.families import ANY_MODEL_TYPE, ModelFamily
 
 
@@ -89,64 +90,11 @@ class TorchFamily(ModelFamily):
 
     def to_chat(self, messages: list[Message]):
         """Messages in transformers' chat format, with the media they reference collected in order."""
-        chat, images, videos, metadata = [], [], [], []
-        for message in messages:
-            content: list[dict[str, Any]] = []
-            for part in message.parts:
-                if isinstance(part, TextPart):
-                    content.append({"type": "text", "text": part.text})
-                elif isinstance(part, ImagePart):
-                    content.append({"type": "image"})
-                    images.append(part.frame.image)
-                elif isinstance(part, VideoPart) and self.video:
-                    content.append({"type": "video"})
-                    videos.append([frame.image for frame in part.frames])
-                    metadata.append(video_metadata(part))
-                elif isinstance(part, VideoPart):
-                    # No native video: the frames become images, each labelled with its time.
-                    for frame in part.frames:
-                        content.append({"type": "text", "text": f"Frame at {frame.timestamp:.1f}s:"})
-                        content.append({"type": "image"})
-                        images.append(frame.image)
-            chat.append({"role": message.role, "content": content})
-        return chat, images, videos, metadata
+        return to_chat(messages, video=self.video)
 
     def video_kwargs(self, metadata: list[dict]) -> dict[str, Any]:
         """Processor arguments for videos: frames are already sampled, so the processor must not resample."""
         return {"video_metadata": metadata, "do_sample_frames": False}
-
-
-def media_of(messages: list[Message]) -> tuple:
-    """The frames a conversation shows, in order (compared by identity: the same frame objects are the same media)."""
-    frames = []
-    for message in messages:
-        for part in message.parts:
-            if isinstance(part, ImagePart):
-                frames.append(("image", id(part.frame)))
-            elif isinstance(part, VideoPart):
-                frames.append(("video", tuple(id(frame) for frame in part.frames)))
-    return tuple(frames)
-
-
-def video_metadata(part: VideoPart) -> dict:
-    """Describe sampled frames so the processor knows their true times (mRoPE time ids, timestamps).
-
-    transformers reads a frame's time as ``frames_indices[i] / fps``: expressing the sample
-    times on a grid of the effective sampling rate keeps both the rate and the times right.
-    """
-    times = [frame.timestamp for frame in part.frames]
-    span = times[-1] - times[0]
-    fps = (len(times) - 1) / span if len(times) > 1 and span > 0 else part.fps
-    indices = [round(t * fps) for t in times]
-    height, width = part.frames[0].image.shape[:2]
-    return {
-        "total_num_frames": indices[-1] + 1,
-        "fps": fps,
-        "frames_indices": indices,
-        "duration": (indices[-1] + 1) / fps,
-        "width": width,
-        "height": height,
-    }
 
 
 QWEN_END = ("<|im_end|>",)

@@ -17,6 +17,7 @@ from transformers.generation.streamers import BaseStreamer
 from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, process_peak_rss_mb
 from trio_core.chat import ImagePart, Message
 from trio_core.generation import Batch, RequestHook, batchable, batches, close_hooks, finish_request, start_request
+from trio_core.tokens import IncrementalDecoder, answer_token_ids, stop_token_ids, visual_token_ids
 
 from .families import TorchFamily
 
@@ -36,7 +37,7 @@ class TorchModel(LoadedModel):
         self.model_dir = model_dir
         self.device = device
         self.dtype = dtype
-        self.stop_token_ids = stop_token_ids(model.generation_config, self.tokenizer, family.end_tokens)
+        self.stop_token_ids = stop_token_ids(model.generation_config.eos_token_id, self.tokenizer, family.end_tokens)
         self.visual_token_ids = visual_token_ids(processor)
         self.yes_ids, self.no_ids = answer_token_ids(self.tokenizer, "yes"), answer_token_ids(self.tokenizer, "no")
         # One long-lived thread runs generate: the caller's thread stays free to stream text, and
@@ -263,49 +264,3 @@ class _Cancelled(StoppingCriteria):
 
     def __call__(self, input_ids, scores, **kwargs):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-
-class IncrementalDecoder:
-    """Turns token ids into text deltas, holding back bytes of a character not yet complete."""
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.ids: list[int] = []
-        self.shown = ""
-
-    def add(self, token: int) -> str:
-        self.ids.append(token)
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        if text.endswith("\ufffd") or not text.startswith(self.shown):
-            return ""
-        delta, self.shown = text[len(self.shown) :], text
-        return delta
-
-
-def stop_token_ids(generation_config, tokenizer, end_tokens: tuple[str, ...]) -> list[int]:
-    """Every id generation must stop on: the generation config's EOS ids, the tokenizer's, and the chat end tokens."""
-    ids: list[int] = []
-    configured = generation_config.eos_token_id
-    ids += configured if isinstance(configured, list) else [configured] if configured is not None else []
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    vocab = tokenizer.get_vocab()
-    ids += [vocab[token] for token in end_tokens if token in vocab]
-    return list(dict.fromkeys(ids))
-
-
-def answer_token_ids(tokenizer, word: str) -> list[int]:
-    """Ids of the single tokens that spell ``word`` as an answer's first word (yes, Yes, YES, with a space)."""
-    ids = []
-    for form in {word, word.capitalize(), word.upper(), " " + word, " " + word.capitalize()}:
-        pieces = tokenizer.encode(form, add_special_tokens=False)
-        if len(pieces) == 1:
-            ids.append(pieces[0])
-    return sorted(set(ids))
-
-
-def visual_token_ids(processor) -> list[int]:
-    """Ids of the placeholder tokens that stand for visual features in the prompt."""
-    vocab = processor.tokenizer.get_vocab()
-    names = [getattr(processor, attr, None) for attr in ("image_token", "video_token")]
-    return list(dict.fromkeys(vocab[name] for name in names if isinstance(name, str) and name in vocab))
