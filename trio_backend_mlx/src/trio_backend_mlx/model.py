@@ -1,0 +1,168 @@
+"""A checkpoint loaded with mlx-vlm: prompt preparation and streamed generation on mlx-vlm's ``generate_step``."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+from mlx.utils import tree_flatten
+from mlx_vlm.generate import generate_step
+
+from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt
+from trio_core.chat import Message
+from trio_core.chat_templates import media_frames
+from trio_core.generation import Request, RequestHook, close_hooks, finish_request, start_request
+from trio_core.tokens import IncrementalDecoder, answer_token_ids, stop_token_ids, visual_token_ids
+
+from .families import MLXFamily
+
+_DONE = object()
+
+
+class MLXModel(LoadedModel):
+    """An mlx-vlm model with its processor, on the Metal GPU or the CPU."""
+
+    backend = "mlx"
+
+    def __init__(self, model, processor, family: MLXFamily, *, model_dir: Path, device: str, config: dict):
+        self.model = model
+        self.processor = processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.family = family
+        self.model_dir = model_dir
+        self.device = device
+        self.dtype = weights_dtype(model)
+        self.checkpoint = family.checkpoint(processor, model_dir, config)
+        self.stop_token_ids = stop_token_ids(configured_eos(model_dir, config), self.tokenizer, family.end_tokens)
+        self.visual_token_ids = visual_token_ids(processor)
+        self.yes_ids, self.no_ids = answer_token_ids(self.tokenizer, "yes"), answer_token_ids(self.tokenizer, "no")
+        # One long-lived thread runs every MLX computation: the caller's thread stays free to stream text,
+        # and mlx-vlm's generation stream is always used from the same thread.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trio-mlx-generate")
+        self.request_hooks: list[RequestHook] = []
+
+    def prepare(self, messages: list[Message]) -> PreparedPrompt:
+        inputs = self._worker.submit(self.family.build_inputs, self.processor, messages, self.checkpoint).result()
+        input_ids = np.asarray(inputs["input_ids"])[0]
+        visual = int(np.isin(input_ids, self.visual_token_ids).sum()) if self.visual_token_ids else 0
+        return PreparedPrompt(
+            inputs=inputs, prompt_tokens=int(input_ids.shape[0]), visual_tokens=visual, frames=media_frames(messages)
+        )
+
+    def generation_kwargs(self, settings: GenerationSettings) -> dict:
+        """Arguments for ``generate_step``: greedy unless a temperature is set; never the checkpoint's own
+        sampling defaults (top-k off: the user asked for top-p)."""
+        kwargs = {"max_tokens": settings.max_tokens, "temperature": settings.temperature, "top_p": 1.0, "top_k": 0}
+        if settings.temperature > 0:
+            kwargs.update(top_p=settings.top_p, seed=settings.seed)
+        return kwargs
+
+    def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
+        tokens: queue.SimpleQueue = queue.SimpleQueue()
+        cancel = threading.Event()
+        failure: list[BaseException] = []
+        kwargs = self.generation_kwargs(settings)
+
+        def run() -> None:
+            try:
+                request = start_request(self, dict(prompt.inputs), kwargs, stats, prompt.frames)
+                for token in self._tokens(request, settings):
+                    tokens.put(token)
+                    if cancel.is_set():
+                        break
+                finish_request(self, request)
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+            finally:
+                tokens.put(_DONE)
+
+        started = time.perf_counter()
+        done = self._worker.submit(run)
+        decoder = IncrementalDecoder(self.tokenizer)
+        first_at = None
+        try:
+            while (token := tokens.get()) is not _DONE:
+                if first_at is None:
+                    first_at = time.perf_counter()
+                    stats.prefill_ms = (first_at - started) * 1000
+                stats.token_ids.append(token)
+                if token in self.stop_token_ids:
+                    continue
+                delta = decoder.add(token)
+                if delta:
+                    yield delta
+        finally:
+            cancel.set()
+            done.result()
+        if failure:
+            raise failure[0]
+        stats.decode_ms = (time.perf_counter() - first_at) * 1000 if first_at is not None else 0.0
+        stats.completion_tokens = len(stats.token_ids)
+        ended_on_stop = bool(stats.token_ids) and stats.token_ids[-1] in self.stop_token_ids
+        stats.finish_reason = "length" if len(stats.token_ids) >= settings.max_tokens and not ended_on_stop else "stop"
+
+    def _tokens(self, request: Request, settings: GenerationSettings) -> Iterator[int]:
+        """The answer's token ids from ``generate_step`` (on the worker thread), up to and with the first end token."""
+        inputs = dict(request.inputs)
+        input_ids, pixel_values = inputs.pop("input_ids"), inputs.pop("pixel_values", None)
+        steps = generate_step(input_ids, self.model, pixel_values, None, **inputs, **request.kwargs)
+        try:
+            for index, (token, logprobs) in enumerate(steps):
+                if index == 0 and settings.yes_no:
+                    self._note_yes_no(logprobs, request.stats)
+                yield int(token)
+                if token in self.stop_token_ids:
+                    return
+        finally:
+            steps.close()
+
+    def _note_yes_no(self, logprobs: mx.array, stats: GenerationStats) -> None:
+        """How likely the first answer token is "yes" against "no", from its log-probabilities (vocab,)."""
+        if not (self.yes_ids and self.no_ids):
+            return
+        probabilities = mx.exp(logprobs.reshape(-1).astype(mx.float32))
+        p_yes = probabilities[mx.array(self.yes_ids)].sum().item()
+        p_no = probabilities[mx.array(self.no_ids)].sum().item()
+        stats.yes_no_mass = p_yes + p_no
+        stats.yes_probability = p_yes / (p_yes + p_no) if p_yes + p_no > 0 else None
+
+    def reset_peak_memory(self) -> None:
+        mx.reset_peak_memory()
+
+    def peak_memory_mb(self) -> float:
+        """MLX's own count: on Apple Silicon the unified memory its arrays took, on the CPU its allocations."""
+        return mx.get_peak_memory() / 2**20
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
+        close_hooks(self)
+        self.model = None
+        mx.clear_cache()
+
+
+def weights_dtype(model) -> str:
+    """The floating-point type the weights compute in (a quantized model's scales say it)."""
+    for _, value in tree_flatten(model.parameters()):
+        if mx.issubdtype(value.dtype, mx.floating):
+            return str(value.dtype).removeprefix("mlx.core.")
+    return "unknown"
+
+
+def configured_eos(model_dir: Path, config: dict):
+    """The checkpoint's EOS id(s): generation_config.json's, else config.json's (top level or its text model's)."""
+    path = model_dir / "generation_config.json"
+    if path.is_file():
+        try:
+            configured = json.loads(path.read_text()).get("eos_token_id")
+        except (OSError, json.JSONDecodeError):
+            configured = None
+        if configured is not None:
+            return configured
+    return config.get("eos_token_id", (config.get("text_config") or {}).get("eos_token_id"))
