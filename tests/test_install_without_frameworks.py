@@ -43,12 +43,18 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def visible_site(tmp_path: Path) -> Path:
+# For the MLX backend's install: only torch and what comes only with it are hidden (mlx-vlm needs transformers).
+TORCH_ONLY = re.compile(
+    r"^(torch|torchvision|torchaudio|triton|nvidia-.*|cuda-.*|trio-(core|backend-.*|opt-.*|model-.*)|pip|setuptools)$"
+)
+
+
+def visible_site(tmp_path: Path, hidden_names: re.Pattern = HIDDEN) -> Path:
     """A folder of links to every entry of the dev venv's site-packages but the hidden ones."""
     site = Path(sysconfig.get_paths()["purelib"])
     hidden = set()
     for dist in importlib.metadata.distributions(path=[str(site)]):
-        if HIDDEN.match(normalize(dist.metadata["Name"])):
+        if hidden_names.match(normalize(dist.metadata["Name"])):
             hidden |= {Path(file).parts[0] for file in dist.files or ()}  # its modules and its .dist-info
     visible = tmp_path / "dev-site-packages"
     visible.mkdir()
@@ -86,7 +92,11 @@ def clean_environment(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    tmp_path = tmp_path_factory.mktemp("no-frameworks")
+    return new_venv(tmp_path_factory.mktemp("no-frameworks"), HIDDEN)
+
+
+def new_venv(tmp_path: Path, hidden_names: re.Pattern) -> tuple[Path, dict[str, str]]:
+    """A fresh venv that sees the dev venv's packages but the hidden ones, and an environment to run it in."""
     target = tmp_path / "venv"
     try:
         venv.EnvBuilder(with_pip=True, symlinks=True).create(target)
@@ -94,7 +104,7 @@ def fresh_venv(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         pytest.skip(f"cannot create a venv here: {type(exc).__name__}: {exc}")
     python = target / "bin" / "python"
     purelib = run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
-    Path(purelib, "trio-dev-packages.pth").write_text(f"{visible_site(tmp_path)}\n")
+    Path(purelib, "trio-dev-packages.pth").write_text(f"{visible_site(tmp_path, hidden_names)}\n")
     return target, clean_environment(tmp_path)
 
 
@@ -175,3 +185,32 @@ def test_pip_install_of_core_and_optimizers_brings_no_framework(fresh_venv):
             assert f"trio-opt-{name}[{backend}]" in text.stdout, (
                 f"trio plugins does not say which extra {name} needs on {backend}:\n{text.stdout}"
             )
+
+
+def test_pip_install_of_the_mlx_backend_brings_no_torch_and_answers(tmp_path):
+    """trio-backend-mlx installs and answers with torch out of sight: mlx-vlm's processors are numpy ports."""
+    target, env = new_venv(tmp_path, TORCH_ONLY)
+    python, pip = str(target / "bin" / "python"), str(target / "bin" / "pip")
+    install = run(
+        pip, "install", "--no-index", "--no-build-isolation", "./trio_core", "./trio_backend_mlx", cwd=ROOT, env=env
+    )
+    assert install.returncode == 0, (
+        "pip install ./trio_core ./trio_backend_mlx failed offline with torch hidden: something it requires needs "
+        f"torch.\n{install.stderr[-2000:]}"
+    )
+    names = {normalize(item["name"]) for item in json.loads(run(pip, "list", "--format", "json", env=env).stdout)}
+    assert not {"torch", "torchvision", "trio-backend-torch"} & names
+    weights = ROOT / "trio_model_tiny" / "src" / "trio_model_tiny" / "weights"
+    clip = ROOT / "trio_model_tiny" / "src" / "trio_model_tiny" / "demo" / "moving.mp4"
+    answer = run(
+        python,
+        "-c",
+        "import sys\n"
+        "from trio_core import TrioCore\n"
+        f"engine = TrioCore(model={str(weights)!r}, backend='mlx', fps=4).load()\n"
+        f"print(engine.analyze_video({str(clip)!r}, 'Is there an orange square?').text)\n"
+        "print('torch imported' if 'torch' in sys.modules else 'no torch')",
+        env=env,
+    )
+    assert answer.returncode == 0, answer.stderr[-3000:]
+    assert answer.stdout.split() == ["yes", "no", "torch"], answer.stdout

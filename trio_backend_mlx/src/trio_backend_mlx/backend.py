@@ -67,10 +67,9 @@ class MLXBackend(Backend):
 
     def load(self, model_dir: Path, family: MLXFamily, config: EngineConfig):
         import mlx.core as mx
-        from mlx_vlm import load
 
         from .layout import readable_by_mlx_vlm
-        from .model import MLXModel
+        from .processors import mlx_vlm_processors
 
         device = self.pick_device(config.device)
         if config.dtype not in ("auto", *_DTYPES):
@@ -78,9 +77,13 @@ class MLXBackend(Backend):
         mx.set_default_device(mx.gpu if device == "metal" else mx.cpu)
         checkpoint_config = json.loads((model_dir / "config.json").read_text())
         try:
-            with readable_by_mlx_vlm(model_dir, checkpoint_config) as readable:
+            with mlx_vlm_processors(), readable_by_mlx_vlm(model_dir, checkpoint_config) as readable:
+                from mlx_vlm import load
+
+                from .model import MLXModel
+
                 model, processor = load(str(readable))
-        except (OSError, ValueError, KeyError, TypeError, ImportError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, ImportError, AttributeError, RuntimeError) as exc:
             raise ModelLoadError(f"mlx-vlm could not load the model in {model_dir}: {_reason(exc)}") from exc
         if config.dtype != "auto":
             model.set_dtype(getattr(mx, config.dtype))  # floating-point weights only: quantized ones stay

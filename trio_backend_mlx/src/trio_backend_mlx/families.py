@@ -182,9 +182,10 @@ def mrope_positions(input_ids, *, grids, media_token: int, merge: int, seconds_p
     """Qwen-VL's multimodal rotary positions of one prompt, ``((3, length), delta)``, as transformers lays them out.
 
     Text tokens count up on all three rows; a run of media tokens (one per ``grids`` row, in order) takes
-    (time, row, column) positions from where the text stopped, and the text after it continues from their
-    largest. Time is the temporal patch's index, or its seconds times ``tokens_per_second`` (Qwen2.5-VL).
-    ``delta`` is what decoding adds to a token's index to continue the positions.
+    (time, row, column) positions from where the text stopped, and the text after it continues past its
+    longer side (transformers 5; mlx-vlm continues past its largest position). Time is the temporal patch's
+    index, or its seconds times ``tokens_per_second`` (Qwen2.5-VL). ``delta`` is what decoding adds to a
+    token's index: the largest position + 1 - the length.
     """
     import numpy as np
 
@@ -203,14 +204,14 @@ def mrope_positions(input_ids, *, grids, media_token: int, merge: int, seconds_p
         grid_index += 1
         times = np.arange(t)
         if tokens_per_second is not None:
-            times = (times * seconds_per_grid * tokens_per_second).astype(np.int64)
+            times = (times * (tokens_per_second * seconds_per_grid)).astype(np.int64)
         block = np.stack(
             [np.repeat(times, h * w), np.tile(np.repeat(np.arange(h), w), t), np.tile(np.arange(w), t * h)]
         )
         positions[:, index : index + t * h * w] = block + following
-        following = int(positions[:, index : index + t * h * w].max()) + 1
+        following += max(h, w)
         index += t * h * w
-    return positions, following - length
+    return positions, int(positions.max(initial=-1)) + 1 - length
 
 
 def pil_image(image):

@@ -17,21 +17,38 @@ from pathlib import Path
 
 # The model types whose mlx-vlm config reads the language model's settings from the top level.
 _TOP_LEVEL_TEXT = ("qwen2_vl", "qwen2_5_vl")
+# The model types whose mlx-vlm vision tower checks for the model's own type, not transformers 5's `*_vision`.
+_TOWER_OF_MODEL_TYPE = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
 
 def mlx_vlm_config(config: dict) -> dict | None:
     """``config`` as mlx-vlm's model reads it, or None when it reads it as it is."""
     text = config.get("text_config")
-    if config.get("model_type") not in _TOP_LEVEL_TEXT or not isinstance(text, dict) or "hidden_size" in config:
+    if not isinstance(text, dict):
         return None
-    flat = {**{key: value for key, value in text.items() if key != "model_type"}, **config}
+    model_type = config.get("model_type")
+    vision = dict(config.get("vision_config") or {})
+    tower_named_apart = model_type in _TOWER_OF_MODEL_TYPE and vision.get("model_type") == f"{model_type}_vision"
+    if tower_named_apart:
+        vision["model_type"] = model_type
     rope = text.get("rope_parameters") or {}
+    if model_type not in _TOP_LEVEL_TEXT or "hidden_size" in config:
+        # Other families read text_config itself (Qwen3-VL), with rope_theta where transformers 4 had it.
+        if ("rope_theta" in text or "rope_theta" not in rope) and not tower_named_apart:
+            return None
+        text = dict(text)
+        if "tie_word_embeddings" in config:  # transformers 5 keeps it at the top only
+            text.setdefault("tie_word_embeddings", config["tie_word_embeddings"])
+        if "rope_theta" in rope and "rope_theta" not in text:
+            text["rope_theta"] = rope["rope_theta"]
+            if "mrope_section" in rope:
+                text["rope_scaling"] = {**rope, "type": rope.get("rope_type", "default")}
+        return {**config, "text_config": text, "vision_config": vision}
+    flat = {**{key: value for key, value in text.items() if key != "model_type"}, **config}
     if "rope_theta" in rope:
         flat["rope_theta"] = rope["rope_theta"]
     if "mrope_section" in rope:
         flat["rope_scaling"] = {"type": "mrope", "mrope_section": rope["mrope_section"]}
-    vision = dict(config.get("vision_config") or {})
-    vision["model_type"] = config["model_type"]
     flat["vision_config"] = vision
     return flat
 

@@ -15,7 +15,8 @@ from transformers.generation.stopping_criteria import StoppingCriteria, Stopping
 from transformers.generation.streamers import BaseStreamer
 
 from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, process_peak_rss_mb
-from trio_core.chat import ImagePart, Message
+from trio_core.chat import Message
+from trio_core.chat_templates import media_frames
 from trio_core.generation import Batch, RequestHook, batchable, batches, close_hooks, finish_request, start_request
 from trio_core.tokens import IncrementalDecoder, answer_token_ids, stop_token_ids, visual_token_ids
 
@@ -57,12 +58,7 @@ class TorchModel(LoadedModel):
         input_ids = inputs["input_ids"][0]
         visual = int(sum((input_ids == token_id).sum().item() for token_id in self.visual_token_ids))
         inputs = inputs.to(self.device, dtype=self.model.dtype)
-        frames = tuple(
-            frame
-            for message in messages
-            for part in message.parts
-            for frame in ((part.frame,) if isinstance(part, ImagePart) else getattr(part, "frames", ()))
-        )
+        frames = media_frames(messages)
         return PreparedPrompt(inputs=inputs, prompt_tokens=int(input_ids.shape[0]), visual_tokens=visual, frames=frames)
 
     def generation_kwargs(self, settings: GenerationSettings) -> dict:

@@ -94,7 +94,7 @@ def bench_checkpoint(model_dir: Path | None, depth: tuple[int, int] = (4, 4), ba
 
 def checkpoint_writer(backend: str = "auto"):
     """The backend that writes a benchmark's random-weight checkpoint: ``backend``, or the best available one."""
-    from .backends import available_by_priority
+    from .backends import Backend, available_by_priority
     from .errors import PluginNotFoundError
     from .plugins import registry
 
@@ -104,7 +104,9 @@ def checkpoint_writer(backend: str = "auto"):
     available = available_by_priority(reg.objects("backend"))
     if not available:
         raise PluginNotFoundError("No backend is available to build a benchmark model: install one, or pass --model.")
-    return available[0]
+    # The best one that writes checkpoints (MLX, preferred on a Mac, does not yet): else its clear refusal.
+    writers = [b for b in available if type(b).write_random_checkpoint is not Backend.write_random_checkpoint]
+    return (writers or available)[0]
 
 
 def synthetic_frames(count: int, size: int) -> list[np.ndarray]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from .chat import ImagePart, Message, TextPart, VideoPart
 
-__all__ = ["media_of", "to_chat", "video_metadata"]
+__all__ = ["media_frames", "media_of", "to_chat", "video_metadata"]
 
 
 def to_chat(messages: list[Message], *, video: bool) -> tuple[list, list, list, list]:
@@ -70,3 +70,13 @@ def video_metadata(part: VideoPart) -> dict:
         "width": width,
         "height": height,
     }
+
+
+def media_frames(messages: list[Message]) -> tuple:
+    """Every frame the conversation shows, in prompt order (what a prompt cache compares)."""
+    return tuple(
+        frame
+        for message in messages
+        for part in message.parts
+        for frame in ((part.frame,) if isinstance(part, ImagePart) else getattr(part, "frames", ()))
+    )

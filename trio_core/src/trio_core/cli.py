@@ -387,8 +387,12 @@ def _print_cameras(timeout: float, address: str | None, *, user, password, as_js
     show_default=True,
     help="Configurations to run side by side: baseline (no optimizer), an optimizer name, a+b, or all.",
 )
+@click.option(
+    "--compare-backends",
+    help="Run every configuration on each of these backends too (e.g. torch,mlx), against the first one's baseline.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def eval_command(suite_name, limit, compare, as_json, **options):
+def eval_command(suite_name, limit, compare, compare_backends, as_json, **options):
     """Score a model on a benchmark SUITE, optionally under several optimizer configurations."""
     from .config import load_config
     from .evaluation import parse_configs, render, run_eval
@@ -405,7 +409,12 @@ def eval_command(suite_name, limit, compare, as_json, **options):
     # environment says, unless --filter dedup.threshold asks for it (same level, so it wins).
     base = load_config(**given, dedup_threshold=0.0)
     configs = parse_configs(compare, [item.name for item in reg.of_kind("optimizer")])
-    report = run_eval(suite, base, configs, limit=limit)
+    backends = [name.strip() for name in (compare_backends or "").split(",") if name.strip()]
+    if backends and options.get("backend"):
+        raise ConfigError("Give the backends to compare with --compare-backends alone, without --backend.")
+    for name in backends:
+        reg.find("backend", name)  # an unknown one is refused before anything loads
+    report = run_eval(suite, base, configs, limit=limit, backends=backends or None)
     click.echo(report.model_dump_json(indent=2) if as_json else render(report))
 
 

@@ -114,8 +114,14 @@ def run_eval(
     *,
     limit: int | None = None,
     progress: bool = True,
+    backends: list[str] | None = None,
 ) -> EvalReport:
-    """Ask every item under every configuration (one loaded engine at a time) and score the answers."""
+    """Ask every item under every configuration (one loaded engine at a time) and score the answers.
+
+    With ``backends``, every configuration runs on each of them in turn (named ``tome@mlx``), and
+    retention and speedup are relative to the first backend's baseline: the same weights, questions
+    and frames on two engines, in one run.
+    """
     from tqdm import tqdm
 
     from .pipeline import read_clip
@@ -123,8 +129,14 @@ def run_eval(
 
     items = suite.items(limit)
     scores = []
-    for name, optimizers in configs.items():
-        engine = TrioCore(load_config(base, optimizers=optimizers)).load()
+    runs = [
+        (f"{name}@{backend}" if backends else name, optimizers, backend)
+        for backend in backends or [None]
+        for name, optimizers in configs.items()
+    ]
+    for name, optimizers, backend in runs:
+        on = {"backend": backend} if backend else {}
+        engine = TrioCore(load_config(base, optimizers=optimizers, **on)).load()
         outcomes = []
         try:
             for item in tqdm(items, desc=name, unit="q", disable=None if progress else True, leave=False):
@@ -163,8 +175,8 @@ def _score(name: str, optimizers: list[str], suite: EvalSuite, outcomes: list) -
 
 
 def _add_retention(scores: list[ConfigScore]) -> None:
-    """Retention and speedup relative to the configuration called ``baseline``, when there is one."""
-    baseline = next((score for score in scores if score.name == "baseline"), None)
+    """Retention and speedup relative to the (first) configuration called ``baseline``, when there is one."""
+    baseline = next((score for score in scores if score.name.split("@")[0] == "baseline"), None)
     if baseline is None:
         return
     by_task = {task.task: task.accuracy for task in baseline.tasks}
