@@ -119,6 +119,7 @@ def test_unknown_device_names_what_mlx_has():
 def test_frames_of_a_video_are_sized_per_frame_as_transformers_does(height, width):
     """Qwen2/2.5-VL's video processor sizes each frame within its bounds; mlx-vlm's port would budget the clip."""
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize as transformers_smart_resize
+
     from trio_backend_mlx.families import smart_resize
 
     assert smart_resize(height, width, 28, 3136, 50176) == transformers_smart_resize(height, width, 28, 3136, 50176)

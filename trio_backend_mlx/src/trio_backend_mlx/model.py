@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -47,6 +49,9 @@ class MLXModel(LoadedModel):
         # and mlx-vlm's generation stream is always used from the same thread.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trio-mlx-generate")
         self.request_hooks: list[RequestHook] = []
+        # MLX arrays still alive when the interpreter tears down can outlive MLX's own scheduler and abort the
+        # process ("terminate called without an active exception"): a model nobody closed is closed at exit.
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def prepare(self, messages: list[Message]) -> PreparedPrompt:
         inputs = self._worker.submit(self.family.build_inputs, self.processor, messages, self.checkpoint).result()
@@ -141,10 +146,18 @@ class MLXModel(LoadedModel):
         return mx.get_peak_memory() / 2**20
 
     def close(self) -> None:
+        if self.model is None:
+            return
         self._worker.shutdown(wait=True)
         close_hooks(self)
         self.model = None
         mx.clear_cache()
+
+
+def _close_at_exit(reference: weakref.ref) -> None:
+    model = reference()
+    if model is not None:
+        model.close()
 
 
 def weights_dtype(model) -> str:
