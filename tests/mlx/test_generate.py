@@ -123,3 +123,9 @@ def test_frames_of_a_video_are_sized_per_frame_as_transformers_does(height, widt
     from trio_backend_mlx.families import smart_resize
 
     assert smart_resize(height, width, 28, 3136, 50176) == transformers_smart_resize(height, width, 28, 3136, 50176)
+
+
+def test_a_stop_string_ends_the_answer_and_the_generation(engines):
+    result = engines["mlx"].analyze_frame(IMAGE, "What colour is the square?", stop=["u"])
+    assert result.text == engines["torch"].analyze_frame(IMAGE, "What colour is the square?", stop=["u"]).text == "bl"
+    assert result.finish_reason == "stop"
