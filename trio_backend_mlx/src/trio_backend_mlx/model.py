@@ -9,7 +9,6 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mlx.core as mx
@@ -24,6 +23,7 @@ from trio_core.generation import Request, RequestHook, close_hooks, finish_reque
 from trio_core.tokens import IncrementalDecoder, answer_token_ids, stop_token_ids, visual_token_ids
 
 from .families import MLXFamily
+from .worker import MLXThread
 
 _DONE = object()
 
@@ -47,7 +47,9 @@ class MLXModel(LoadedModel):
         self.yes_ids, self.no_ids = answer_token_ids(self.tokenizer, "yes"), answer_token_ids(self.tokenizer, "no")
         # One long-lived thread runs every MLX computation: the caller's thread stays free to stream text,
         # and mlx-vlm's generation stream is always used from the same thread.
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trio-mlx-generate")
+        self._worker = MLXThread("trio-mlx-generate")
+        # A model dropped without close() ends its thread too (at exit the thread stops itself).
+        weakref.finalize(self, self._worker.stop).atexit = False
         self.request_hooks: list[RequestHook] = []
         # MLX arrays still alive when the interpreter tears down can outlive MLX's own scheduler and abort the
         # process ("terminate called without an active exception"): a model nobody closed is closed at exit.
@@ -148,7 +150,7 @@ class MLXModel(LoadedModel):
     def close(self) -> None:
         if self.model is None:
             return
-        self._worker.shutdown(wait=True)
+        self._worker.stop()
         close_hooks(self)
         self.model = None
         mx.clear_cache()
