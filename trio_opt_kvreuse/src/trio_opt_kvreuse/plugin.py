@@ -12,7 +12,7 @@ class KVReuse(Optimizer):
     name = "kvreuse"
     stage = Stage.KV_CACHE
     families = frozenset({"qwen2_5_vl", "qwen2_vl"})
-    implementations = {"torch": "trio_opt_kvreuse.torch"}
+    implementations = {"torch": "trio_opt_kvreuse.torch", "mlx": "trio_opt_kvreuse.mlx"}
     summary = "Reuses the KV cache of an image or video's prompt prefix across questions about the same media."
 
     class Settings(OptimizerSettings):

@@ -1,36 +1,20 @@
-"""The prefix cache: the KV cache of a prompt up to the end of its media, reused by later questions.
-
-Two kinds of hit:
-
-- ``prefix``: the same pixels and the same prompt up to the media's end. Exact: the answer
-  is the cold run's, token for token.
-- ``similar``: a new frame of a stream that differs from a cached anchor frame by less than
-  ``similar_threshold`` (the largest 1/64-of-the-picture block change, as trio's dedup filter
-  measures it, but in colour: a red object on a grey of its brightness must count) and has the same prompt up to the media's end. Approximate: the answer is
-  about the anchor. Always compared with the anchor, never with the previous frame, so drift
-  cannot add up; after ``similar_max_reuses`` hits the anchor is recomputed from the current
-  frame.
-"""
+"""The prefix cache on transformers: the KV cache of a prompt up to the end of its media, reused by later
+questions (the kinds of hit: ``trio_opt_kvreuse.store``)."""
 
 from __future__ import annotations
 
-import hashlib
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from cachetools import LRUCache
 from transformers import DynamicCache
 
 from trio_backend_torch.qwen import PIXEL_INPUTS, prompt_positions, renumber
-from trio_core.filters import largest_block_change, thumbnail
 from trio_core.generation import Batch, Request, RequestHook
 
+from ..store import MEDIA_END, PrefixStore, media_key, prompt_key
 from .batching import batch_inputs
 
-MEDIA_END = "<|vision_end|>"
-ANCHORS = 8  # similar-frame candidates kept per prompt prefix
 # The prefix as the LLM got it (after any earlier stage changed it, e.g. ToMe's fewer tokens).
 PREFIX_INPUTS = ("input_ids", "mm_token_type_ids", "position_ids")
 
@@ -56,29 +40,13 @@ class Entry:
         return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
 
 
-def prompt_key(prefix_ids: torch.Tensor) -> bytes:
-    """A digest of the prompt's tokens up to the media's end."""
-    return hashlib.blake2b(prefix_ids.detach().cpu().numpy().tobytes(), digest_size=20).digest()
-
-
-def media_key(inputs: dict, frames: tuple, prompt: bytes) -> bytes:
-    """A digest of the media's pixels, their grids and timing, and ``prompt`` (a `prompt_key`).
-
-    The pixels are the frames' own 8-bit RGB when the request has them (the processor turns
-    them into the encoder's input the same way every time, and hashing them is several times
-    cheaper than hashing its float patches), else the encoder's input itself.
-    """
-    digest = hashlib.blake2b(prompt, digest_size=20)
-    for frame in frames:
-        digest.update(str(frame.image.shape).encode())
-        digest.update(np.ascontiguousarray(frame.image).tobytes())
+def encoder_inputs(inputs: dict, frames: tuple):
+    """The encoder's inputs to hash (`media_key`): all but the pixels when the frames stand for them."""
     for name in PIXEL_INPUTS:
         value = inputs.get(name)
         if isinstance(value, torch.Tensor) and (not frames or not name.startswith("pixel_values")):
-            digest.update(name.encode())
-            digest.update(str((tuple(value.shape), value.dtype)).encode())
-            digest.update(value.detach().contiguous().view(torch.uint8).cpu().numpy().tobytes())
-    return digest.digest()
+            description = f"{name} {tuple(value.shape)} {value.dtype}"
+            yield description, value.detach().contiguous().view(torch.uint8).cpu().numpy().tobytes()
 
 
 class PrefixCache(RequestHook):
@@ -92,10 +60,12 @@ class PrefixCache(RequestHook):
 
     def __init__(self, model, max_bytes: int, similar_threshold: float = 0.0, similar_max_reuses: int = 0):
         self.media_end = model.tokenizer.convert_tokens_to_ids(MEDIA_END)
-        self.entries: LRUCache = LRUCache(maxsize=max_bytes, getsizeof=lambda entry: entry.nbytes)
-        self.similar_threshold = similar_threshold
-        self.similar_max_reuses = similar_max_reuses
-        self.anchors: dict[bytes, deque[bytes]] = {}  # prompt key -> keys of its most recent entries
+        self.store = PrefixStore(max_bytes, similar_threshold, similar_max_reuses)
+
+    @property
+    def entries(self):
+        """The cached prefixes (an LRU cache by media key; its ``currsize`` is in bytes)."""
+        return self.store.entries
 
     def before_encode(self, model, request: Request) -> None:
         ids = request.inputs["input_ids"]
@@ -106,17 +76,12 @@ class PrefixCache(RequestHook):
             return
         length = int(ends[-1]) + 1
         tail = ids.shape[1] - length  # the question: the tokens after the media's end
-        prompt = prompt_key(ids[0, :length])
-        key = media_key(request.inputs, request.frames, prompt)
-        entry, hit = self.entries.get(key), "prefix"
-        thumbnails = None
-        if entry is None and self.similar_threshold > 0 and request.frames:
-            thumbnails = np.stack([thumbnail(frame, colour=True) for frame in request.frames])
-            entry, hit = self.similar_entry(prompt, thumbnails), "similar"
+        prompt = prompt_key(ids[0, :length].detach().cpu().numpy())
+        key = media_key(prompt, request.frames, encoder_inputs(request.inputs, request.frames))
+        entry, hit, thumbnails = self.store.find(key, prompt, request.frames)
         if entry is None:
             request.state["kvreuse"] = (key, tail, prompt, thumbnails)
             return
-        entry.reuses += hit == "similar"
         request.stats.cache_hit = hit
         reuse(model, request, entry, tail)
 
@@ -133,10 +98,7 @@ class PrefixCache(RequestHook):
         cache = DynamicCache(config=model.model.config)
         model.model.model(**prefix, **media, cache=cache, use_cache=True)
         entry = Entry(tuple((layer.keys, layer.values) for layer in cache.layers), prefix, prompt, thumbnails)
-        if entry.nbytes <= self.entries.maxsize:
-            self.entries[key] = entry
-            if thumbnails is not None:
-                self.anchors.setdefault(prompt, deque(maxlen=ANCHORS)).append(key)
+        self.store.keep(key, prompt, entry)
         reuse(model, request, entry, tail)
 
     def batch(self, model, requests: list[Request]) -> Batch | None:
@@ -147,30 +109,8 @@ class PrefixCache(RequestHook):
         inputs, cache = batch_inputs(requests, entry.length, requests[0].kwargs["pad_token_id"], model.model.config)
         return Batch(requests, inputs, {**requests[0].kwargs, "cache": cache})
 
-    def similar_entry(self, prompt: bytes, thumbnails: np.ndarray) -> Entry | None:
-        """The cached anchor this stream's new frames are close enough to, if any (the anchor is then refreshed).
-
-        Only the most recent anchors of this prompt are compared (``ANCHORS``, a few cameras' worth):
-        comparing every cached entry would make each miss slower as the cache fills.
-        """
-        recent = self.anchors.get(prompt, ())
-        for key in reversed(recent):
-            entry = self.entries.get(key)
-            if entry is None or entry.thumbnails is None or len(entry.thumbnails) != len(thumbnails):
-                continue
-            change = max(largest_block_change(a, b) for a, b in zip(thumbnails, entry.thumbnails, strict=True))
-            if change >= self.similar_threshold:
-                continue
-            if entry.reuses >= self.similar_max_reuses:  # stale: recompute from the current frame
-                del self.entries[key]
-                return None
-            self.entries[key]  # a hit is a use: move it to the recent end
-            return entry
-        return None
-
     def close(self) -> None:
-        self.entries.clear()
-        self.anchors.clear()
+        self.store.clear()
 
 
 def reuse(model, request: Request, entry: Entry, tail: int) -> None:
