@@ -20,12 +20,14 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
 
 from trio_core.filters import largest_block_change, thumbnail
+from trio_core.generation import Request, RequestHook, request_hooks
 
 MEDIA_END = "<|vision_end|>"  # the Qwen-VL token that closes an image or a video: the prefix ends with it
 ANCHORS = 8  # similar-frame candidates kept per prompt prefix
@@ -111,3 +113,57 @@ class PrefixStore:
     def clear(self) -> None:
         self.entries.clear()
         self.anchors.clear()
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A request's prompt split at its media's end, and its cached entry (None: a miss, which the request
+    carries from ``before_encode`` to ``before_generate`` in ``request.state["kvreuse"]``)."""
+
+    key: bytes  # its media key, to keep the computed prefix under
+    prompt: bytes  # its prompt key
+    thumbnails: np.ndarray | None
+    length: int  # prompt tokens up to and with the media's end, as the processor gave them
+    tail: int  # the question: the tokens after the media's end (an earlier stage may shorten the media)
+    entry: Any = None
+
+
+class PrefixHook(RequestHook):
+    """The prefix cache as a request hook: how a request finds its prefix, the same on every backend; each
+    backend's subclass computes a missing prefix and puts a request on a cached one in its framework."""
+
+    def __init__(self, model, settings):
+        self.media_end = model.tokenizer.convert_tokens_to_ids(MEDIA_END)
+        self.store = PrefixStore(int(settings.max_mb * 2**20), settings.similar_threshold, settings.similar_max_reuses)
+
+    @classmethod
+    def apply(cls, model, settings) -> None:
+        """Give the loaded model a prefix cache bounded by ``settings.max_mb`` (a backend's ``apply``)."""
+        request_hooks(model, "kvreuse").append(cls(model, settings))
+
+    @property
+    def entries(self):
+        """The cached prefixes (an LRU cache by media key; its ``currsize`` is in bytes)."""
+        return self.store.entries
+
+    def look_up(self, request: Request, ids: np.ndarray, encoder_inputs: Iterable[tuple[str, bytes]]) -> Lookup | None:
+        """Where a one-row prompt ``ids`` (1, length) with media stands in the cache; None for any other prompt
+        (nothing worth keeping)."""
+        if ids.shape[0] != 1:
+            return None
+        ends = np.flatnonzero(ids[0] == self.media_end)
+        if not len(ends):  # text only: nothing worth keeping
+            return None
+        length = int(ends[-1]) + 1
+        prompt = prompt_key(ids[0, :length])
+        key = media_key(prompt, request.frames, encoder_inputs)
+        entry, hit, thumbnails = self.store.find(key, prompt, request.frames)
+        found = Lookup(key, prompt, thumbnails, length, ids.shape[1] - length, entry)
+        if entry is None:
+            request.state["kvreuse"] = found
+        else:
+            request.stats.cache_hit = hit
+        return found
+
+    def close(self) -> None:
+        self.store.clear()

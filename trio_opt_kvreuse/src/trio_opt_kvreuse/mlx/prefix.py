@@ -16,9 +16,9 @@ import mlx.core as mx
 import numpy as np
 from mlx_vlm.models.cache import make_prompt_cache
 
-from trio_core.generation import Request, RequestHook
+from trio_core.generation import Request
 
-from ..store import MEDIA_END, PrefixStore, media_key, prompt_key
+from ..store import PrefixHook
 
 # What the vision tower reads; gone from a request whose prefix is cached.
 MEDIA_INPUTS = ("pixel_values", "pixel_values_videos", "image_grid_thw", "video_grid_thw")
@@ -49,43 +49,23 @@ def encoder_inputs(inputs: dict, frames: tuple):
             yield f"{name} {value.shape} {value.dtype}", np.asarray(value).tobytes()
 
 
-class PrefixCache(RequestHook):
+class PrefixCache(PrefixHook):
     """A request's media prefix comes from the cache (a hit) or is computed once and kept (a miss)."""
-
-    def __init__(self, model, max_bytes: int, similar_threshold: float = 0.0, similar_max_reuses: int = 0):
-        self.media_end = model.tokenizer.convert_tokens_to_ids(MEDIA_END)
-        self.store = PrefixStore(max_bytes, similar_threshold, similar_max_reuses)
-
-    @property
-    def entries(self):
-        """The cached prefixes (an LRU cache by media key; its ``currsize`` is in bytes)."""
-        return self.store.entries
 
     def before_encode(self, model, request: Request) -> None:
         inputs = request.inputs
-        ids = np.asarray(inputs["input_ids"])
-        if ids.shape[0] != 1 or "position_ids" not in inputs:  # trio lays out the positions a question needs
+        if "position_ids" not in inputs:  # trio lays out the positions a question needs
             return
-        ends = np.flatnonzero(ids[0] == self.media_end)
-        if not len(ends):  # text only: nothing worth keeping
-            return
-        length = int(ends[-1]) + 1
-        prompt = prompt_key(ids[0, :length])
-        key = media_key(prompt, request.frames, encoder_inputs(inputs, request.frames))
-        entry, hit, thumbnails = self.store.find(key, prompt, request.frames)
-        if entry is None:
-            request.state["kvreuse"] = (key, length, prompt, thumbnails)
-            return
-        request.stats.cache_hit = hit
-        reuse(model, request, entry)
+        found = self.look_up(request, np.asarray(inputs["input_ids"]), encoder_inputs(inputs, request.frames))
+        if found is not None and found.entry is not None:
+            reuse(model, request, found.entry)
 
     def before_generate(self, model, request: Request) -> None:
         """A miss: run the vision tower and the prefix once, keep their KV states, then go on as a hit."""
-        stored = request.state.get("kvreuse")
-        if stored is None:
+        miss = request.state.get("kvreuse")
+        if miss is None:
             return
-        key, length, prompt, thumbnails = stored
-        inputs = request.inputs
+        inputs, length = request.inputs, miss.length
         prefix_ids = inputs["input_ids"][:, :length]
         media = {name: inputs[name] for name in MEDIA_INPUTS if name in inputs}
         vlm = model.model
@@ -102,12 +82,9 @@ class PrefixCache(RequestHook):
         )
         layers = tuple(layer.state for layer in cache)
         mx.eval(layers)
-        entry = Entry(layers, thumbnails)
-        self.store.keep(key, prompt, entry)
+        entry = Entry(layers, miss.thumbnails)
+        self.store.keep(miss.key, miss.prompt, entry)
         reuse(model, request, entry)
-
-    def close(self) -> None:
-        self.store.clear()
 
 
 def reuse(model, request: Request, entry: Entry) -> None:

@@ -10,9 +10,9 @@ import torch
 from transformers import DynamicCache
 
 from trio_backend_torch.qwen import PIXEL_INPUTS, prompt_positions, renumber
-from trio_core.generation import Batch, Request, RequestHook
+from trio_core.generation import Batch, Request
 
-from ..store import MEDIA_END, PrefixStore, media_key, prompt_key
+from ..store import PrefixHook
 from .batching import batch_inputs
 
 # The prefix as the LLM got it (after any earlier stage changed it, e.g. ToMe's fewer tokens).
@@ -49,7 +49,7 @@ def encoder_inputs(inputs: dict, frames: tuple):
             yield description, value.detach().contiguous().view(torch.uint8).cpu().numpy().tobytes()
 
 
-class PrefixCache(RequestHook):
+class PrefixCache(PrefixHook):
     """A request's media prefix comes from the cache (a hit) or is computed once and kept (a miss).
 
     Either way generate then runs only the question on top of the cached prefix, so a first
@@ -58,47 +58,25 @@ class PrefixCache(RequestHook):
     together, as one batch.
     """
 
-    def __init__(self, model, max_bytes: int, similar_threshold: float = 0.0, similar_max_reuses: int = 0):
-        self.media_end = model.tokenizer.convert_tokens_to_ids(MEDIA_END)
-        self.store = PrefixStore(max_bytes, similar_threshold, similar_max_reuses)
-
-    @property
-    def entries(self):
-        """The cached prefixes (an LRU cache by media key; its ``currsize`` is in bytes)."""
-        return self.store.entries
-
     def before_encode(self, model, request: Request) -> None:
         ids = request.inputs["input_ids"]
-        if ids.shape[0] != 1:
-            return
-        ends = (ids[0] == self.media_end).nonzero()
-        if not len(ends):  # text only: nothing worth keeping
-            return
-        length = int(ends[-1]) + 1
-        tail = ids.shape[1] - length  # the question: the tokens after the media's end
-        prompt = prompt_key(ids[0, :length].detach().cpu().numpy())
-        key = media_key(prompt, request.frames, encoder_inputs(request.inputs, request.frames))
-        entry, hit, thumbnails = self.store.find(key, prompt, request.frames)
-        if entry is None:
-            request.state["kvreuse"] = (key, tail, prompt, thumbnails)
-            return
-        request.stats.cache_hit = hit
-        reuse(model, request, entry, tail)
+        found = self.look_up(request, ids.detach().cpu().numpy(), encoder_inputs(request.inputs, request.frames))
+        if found is not None and found.entry is not None:
+            reuse(model, request, found.entry, found.tail)
 
     def before_generate(self, model, request: Request) -> None:
         """A miss: compute the prefix's cache (the encoder runs here) and keep it, then go on as a hit."""
-        stored = request.state.get("kvreuse")
-        if stored is None:
+        miss = request.state.get("kvreuse")
+        if miss is None:
             return
-        key, tail, prompt, thumbnails = stored
-        inputs = request.inputs
+        inputs, tail = request.inputs, miss.tail
         prompt_positions(model, inputs)
         prefix = {name: inputs[name][..., :-tail] for name in PREFIX_INPUTS if name in inputs}
         media = {name: inputs[name] for name in (*PIXEL_INPUTS, "mm_encoder_outputs") if name in inputs}
         cache = DynamicCache(config=model.model.config)
         model.model.model(**prefix, **media, cache=cache, use_cache=True)
-        entry = Entry(tuple((layer.keys, layer.values) for layer in cache.layers), prefix, prompt, thumbnails)
-        self.store.keep(key, prompt, entry)
+        entry = Entry(tuple((layer.keys, layer.values) for layer in cache.layers), prefix, miss.prompt, miss.thumbnails)
+        self.store.keep(miss.key, miss.prompt, entry)
         reuse(model, request, entry, tail)
 
     def batch(self, model, requests: list[Request]) -> Batch | None:
@@ -108,9 +86,6 @@ class PrefixCache(RequestHook):
             return None
         inputs, cache = batch_inputs(requests, entry.length, requests[0].kwargs["pad_token_id"], model.model.config)
         return Batch(requests, inputs, {**requests[0].kwargs, "cache": cache})
-
-    def close(self) -> None:
-        self.store.clear()
 
 
 def reuse(model, request: Request, entry: Entry, tail: int) -> None:
