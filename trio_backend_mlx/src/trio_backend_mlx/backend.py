@@ -55,14 +55,6 @@ class MLXBackend(Backend):
 
         return {"mlx": importlib.metadata.version("mlx"), "mlx-vlm": mlx_vlm.__version__}
 
-    def write_random_checkpoint(self, family: str, directory: Path, *, size: str = "tiny", depth=None) -> Path:
-        from .checkpoints import write_random_checkpoint
-
-        try:
-            return write_random_checkpoint(family, directory, size=size, depth=depth)
-        except ValueError as error:  # an unknown family or size: say which exist
-            raise ConfigError(str(error)) from None
-
     def pick_device(self, requested: str) -> str:
         """``auto`` is the Metal GPU where there is one, else the CPU; ``gpu`` means ``metal``."""
         available = self.devices()
