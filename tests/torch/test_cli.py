@@ -85,7 +85,7 @@ def test_plugins_lists_the_torch_backend_and_its_families():
     assert torch_plugin["distribution"] == "trio-backend-torch"
     families = {item["name"] for item in torch_plugin["registers"]["model family"]}
     assert {"qwen2_5_vl", "qwen2_vl", "qwen3_vl", "smolvlm", "idefics3", "generic"} <= families
-    assert "bench" not in torch_plugin["hooks"] and "register_commands" in torch_plugin["hooks"]
+    assert "register_backends" in torch_plugin["hooks"] and "bench" not in torch_plugin["hooks"]
 
 
 def test_doctor_reports_backend_device_video_and_disk():

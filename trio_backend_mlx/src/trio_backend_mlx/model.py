@@ -140,6 +140,23 @@ class MLXModel(LoadedModel):
         stats.yes_no_mass = p_yes + p_no
         stats.yes_probability = p_yes / (p_yes + p_no) if p_yes + p_no > 0 else None
 
+    raw_library = "mlx_vlm.stream_generate"
+
+    def raw_generate(self, frames, question: str, *, fps: float, max_tokens: int) -> list[int]:
+        from .raw import raw_generate
+
+        # On the model's own thread, as every MLX computation of this model (mlx-vlm's stream lives there).
+        return self._worker.submit(
+            raw_generate,
+            self.model,
+            self.processor,
+            frames,
+            question,
+            fps=fps,
+            max_tokens=max_tokens,
+            sizing=self.checkpoint.frame_sizing,
+        ).result()
+
     def reset_peak_memory(self) -> None:
         mx.reset_peak_memory()
 

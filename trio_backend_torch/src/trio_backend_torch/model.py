@@ -181,6 +181,15 @@ class TorchModel(LoadedModel):
         ended_on_stop = bool(stats.token_ids) and stats.token_ids[-1] in self.stop_token_ids
         stats.finish_reason = "length" if len(stats.token_ids) >= settings.max_tokens and not ended_on_stop else "stop"
 
+    raw_library = "transformers generate"
+
+    def raw_generate(self, frames, question: str, *, fps: float, max_tokens: int) -> list[int]:
+        from .raw import raw_generate
+
+        return raw_generate(
+            self.model, self.processor, frames, question, fps=fps, max_tokens=max_tokens, eos=self.stop_token_ids
+        )
+
     def reset_peak_memory(self) -> None:
         if self.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats(self.device)

@@ -18,10 +18,3 @@ def register_model_families(register):
 
     for family in FAMILIES:
         register(family)
-
-
-@hookimpl
-def register_commands(cli):
-    from .bench import overhead
-
-    cli.commands["bench"].add_command(overhead)

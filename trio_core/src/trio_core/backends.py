@@ -95,6 +95,7 @@ class LoadedModel(ABC):
     device: str
     dtype: str
     request_hooks: list[RequestHook] | None = None
+    raw_library: str | None = None  # what raw_generate calls ("transformers generate"), for reports
 
     @abstractmethod
     def prepare(self, messages: list[Message]) -> PreparedPrompt:
@@ -117,6 +118,14 @@ class LoadedModel(ABC):
         Here they run one after another; a backend may run them together.
         """
         return ["".join(self.generate(prompt, settings, stat)) for prompt, stat in zip(prompts, stats, strict=True)]
+
+    def raw_generate(self, frames: list, question: str, *, fps: float, max_tokens: int) -> list[int]:
+        """The greedy answer's token ids to ``question`` about ``frames`` (one: an image; more: a video at
+        ``fps``), from the backend's library called the way its documentation shows, with none of trio's
+        code: what ``trio bench overhead`` times trio against. Optional."""
+        from .errors import ConfigError
+
+        raise ConfigError(f"The {self.backend} backend has no raw-library path for `trio bench overhead` to time.")
 
     def reset_peak_memory(self) -> None:  # noqa: B027 - optional: only accelerators have a resettable peak
         """Start a new peak-memory window (a request)."""

@@ -519,8 +519,10 @@ def doctor(as_json):
 
 
 def _add_core_benches() -> None:
+    from .bench_overhead import overhead
     from .server.bench import serve_bench
 
+    bench.add_command(overhead)
     bench.add_command(serve_bench)
 
 
