@@ -1,11 +1,9 @@
 """trio-opt-fastv: drops the visual tokens the question attends to least, after LLM layer K."""
 
 import pytest
-import torch
 
 from tests.torch.engines import ask, engine_for, noise_frames
 from trio_core.errors import ConfigError
-from trio_opt_fastv.torch.ranking import attention_received, tokens_to_keep
 
 QUESTION = "What is happening in this clip?"
 
@@ -46,23 +44,6 @@ def test_settings_are_checked_at_load(trio_checkpoint):
         fastv(trio_checkpoint("qwen2_5_vl"), layer=50)
     with pytest.raises(ConfigError, match="fastv.drop"):
         fastv(trio_checkpoint("qwen2_5_vl"), drop=1.0)
-
-
-def test_ranking_follows_the_attention_of_the_question_rows():
-    torch.manual_seed(0)
-    keys = torch.randn(1, 1, 6, 8) * 0.1
-    keys[0, 0, 3] = torch.ones(8) * 2  # key 3 matches the query
-    queries = torch.ones(1, 2, 1, 8)  # two query heads share the one key head
-    received = attention_received(queries, keys, rows=torch.tensor([5]))[0]
-    assert int(received.argmax()) == 3 and torch.isclose(received.sum(), torch.tensor(1.0))
-    # A row never attends to a key after it.
-    early = attention_received(queries, keys, rows=torch.tensor([2]))[0]
-    assert torch.all(early[3:] == 0)
-    visual = torch.tensor([1, 2, 3, 4])
-    keep = tokens_to_keep(received, visual, drop=0.5)
-    most = visual[received[visual].argsort(descending=True)[:2]].tolist()  # the two visual keys attended most
-    assert 3 in most and keep.tolist() == sorted([0, 5, *most])
-    assert tokens_to_keep(received, visual, drop=0.0).tolist() == list(range(6))
 
 
 def test_bench_compares_each_setting_with_no_optimizer_in_one_run(trio_checkpoint):

@@ -12,7 +12,7 @@ class FastVOptimizer(Optimizer):
     name = "fastv"
     stage = Stage.LLM_PREFILL
     families = frozenset({"qwen2_5_vl", "qwen2_vl"})
-    implementations = {"torch": "trio_opt_fastv.torch"}
+    implementations = {"torch": "trio_opt_fastv.torch", "mlx": "trio_opt_fastv.mlx"}
     summary = "Drops the visual tokens the question attends to least after LLM layer K (prefill and KV cache)."
 
     class Settings(OptimizerSettings):

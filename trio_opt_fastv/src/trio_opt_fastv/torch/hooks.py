@@ -24,7 +24,7 @@ import torch
 
 from trio_core.generation import Request, RequestHook
 
-from .ranking import attention_received, tokens_to_keep
+from ..ranking import attention_received, tokens_to_keep
 
 
 class FastV(RequestHook):
@@ -86,8 +86,9 @@ class FastV(RequestHook):
         queries = queries.view(hidden.shape[0], len(rows), -1, attention.head_dim).transpose(1, 2)
         queries, _ = self.rotate(queries, queries, cos[:, rows - cached], sin[:, rows - cached])
         cache = kwargs["cache"]
-        received = attention_received(queries, cache.layers[self.layer].keys, rows)[0]
-        keep = tokens_to_keep(received, armed["visual"], self.drop)
+        keys = cache.layers[self.layer].keys
+        received = attention_received(numpy(queries), numpy(keys), rows.cpu().numpy())[0]
+        keep = torch.from_numpy(tokens_to_keep(received, armed["visual"].cpu().numpy(), self.drop)).to(keys.device)
         for layer in cache.layers[: self.layer + 1]:
             layer.keys = layer.keys.index_select(2, keep)
             layer.values = layer.values.index_select(2, keep)
@@ -122,3 +123,8 @@ class FastV(RequestHook):
         for handle in self.handles:
             handle.remove()
         self.handles = []
+
+
+def numpy(tensor: torch.Tensor):
+    """A tensor as float32 numpy, for the shared ranking (a question's rows and one layer's keys: small)."""
+    return tensor.detach().float().cpu().numpy()
