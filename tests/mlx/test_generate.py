@@ -78,9 +78,23 @@ def test_max_tokens_ends_the_answer_with_finish_reason_length():
     assert result.finish_reason == "length"
 
 
-def test_an_optimizer_without_an_mlx_implementation_is_one_sentence():
-    with pytest.raises(IncompatibleOptimizerError, match="no implementation for the mlx backend"):
-        TrioCore(model="trio-tiny", backend="mlx", optimizers=["tome"]).load()
+def test_an_optimizer_without_an_mlx_implementation_is_one_sentence(trio_plugin):
+    from trio_core import hookimpl
+    from trio_core.optimizers import Optimizer, Stage
+
+    class TorchOnly(Optimizer):
+        name, stage, families = "torch-only", Stage.AFTER_ENCODER, frozenset({"qwen2_5_vl"})
+        implementations = {"torch": "torch_only_optimizer"}
+
+    class Plugin:
+        @hookimpl
+        def register_optimizers(self, register):
+            register(TorchOnly())
+
+    trio_plugin(Plugin())
+    with pytest.raises(IncompatibleOptimizerError, match="no implementation for the mlx backend") as caught:
+        TrioCore(model="trio-tiny", backend="mlx", optimizers=["torch-only"]).load()
+    assert "\n" not in str(caught.value)
 
 
 def test_a_folder_without_weights_is_one_clear_error(tmp_path):

@@ -17,3 +17,10 @@ def test_trio_and_the_raw_library_give_the_same_tokens(backend, frames):
     assert report["library"] == {"torch": "transformers generate", "mlx": "mlx_vlm.stream_generate"}[backend]
     assert 1 < report["completion_tokens"] <= 8 and report["prompt_tokens"] > 0
     assert len(report["ratios"]) == 2 and report["ratio"] > 0
+
+
+def test_a_bench_on_mlx_gets_its_model_from_a_backend_that_writes_checkpoints():
+    """MLX writes no random-weight checkpoints; torch's (a Hugging Face checkpoint) is what it then loads."""
+    from trio_core.bench import checkpoint_writer
+
+    assert checkpoint_writer("mlx").name == "torch" and checkpoint_writer("torch").name == "torch"

@@ -93,20 +93,21 @@ def bench_checkpoint(model_dir: Path | None, depth: tuple[int, int] = (4, 4), ba
 
 
 def checkpoint_writer(backend: str = "auto"):
-    """The backend that writes a benchmark's random-weight checkpoint: ``backend``, or the best available one."""
+    """The backend that writes a benchmark's random-weight checkpoint: ``backend`` if it writes them, else the
+    best available one that does (the files are a Hugging Face checkpoint, which every local backend reads),
+    else ``backend``'s (or the best one's) clear refusal."""
     from .backends import Backend, available_by_priority
     from .errors import PluginNotFoundError
     from .plugins import registry
 
     reg = registry()
-    if backend != "auto":
-        return reg.find("backend", backend)
     available = available_by_priority(reg.objects("backend"))
-    if not available:
+    asked = [reg.find("backend", backend)] if backend != "auto" else []
+    if not asked and not available:
         raise PluginNotFoundError("No backend is available to build a benchmark model: install one, or pass --model.")
-    # The best one that writes checkpoints (MLX, preferred on a Mac, does not yet): else its clear refusal.
-    writers = [b for b in available if type(b).write_random_checkpoint is not Backend.write_random_checkpoint]
-    return (writers or available)[0]
+    # MLX, preferred on a Mac, does not write checkpoints: torch writes them when it is installed too.
+    writers = [b for b in asked + available if type(b).write_random_checkpoint is not Backend.write_random_checkpoint]
+    return (writers or asked or available)[0]
 
 
 def synthetic_frames(count: int, size: int) -> list[np.ndarray]:

@@ -85,6 +85,11 @@ class Optimizer:
             return f"the {family} model family (it supports: {', '.join(sorted(self.families)) or 'none'})"
         return None
 
+    def conflicts_on(self, backend: str) -> frozenset[str]:
+        """The optimizers it cannot run with on ``backend``: ``conflicts``; override it where one backend's
+        implementation cannot take another optimizer yet."""
+        return self.conflicts
+
     def implementation(self, backend: str, distribution: str | None = None) -> Callable[..., None]:
         """The function that installs this optimizer into a model of ``backend``, imported now.
 
@@ -208,10 +213,11 @@ def plan_optimizers(config: EngineConfig, family: str, backend: str, registry: R
             )
         chosen.append((optimizer, item.distribution))
     for optimizer, _ in chosen:
-        clash = sorted(other.name for other, _ in chosen if other.name in optimizer.conflicts)
+        clash = sorted(other.name for other, _ in chosen if other.name in optimizer.conflicts_on(backend))
         if clash:
+            where = "" if clash[0] in optimizer.conflicts else f" on the {backend} backend yet"
             raise IncompatibleOptimizerError(
-                f"The optimizer '{optimizer.name}' cannot run together with '{clash[0]}'; choose one of them."
+                f"The optimizer '{optimizer.name}' cannot run together with '{clash[0]}'{where}; choose one of them."
             )
     planned = [
         Planned(optimizer, optimizer.settings(config), optimizer.implementation(backend, distribution))

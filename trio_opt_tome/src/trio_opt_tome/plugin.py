@@ -12,8 +12,12 @@ class TokenMergingOptimizer(Optimizer):
     name = "tome"
     stage = Stage.VISION_ENCODER
     families = frozenset({"qwen2_5_vl", "qwen2_vl"})
-    implementations = {"torch": "trio_opt_tome.torch"}
+    implementations = {"torch": "trio_opt_tome.torch", "mlx": "trio_opt_tome.mlx"}
     summary = "Merges similar visual tokens inside the vision encoder (ToMe), so the LLM gets fewer of them."
+
+    def conflicts_on(self, backend: str) -> frozenset[str]:
+        # On mlx the media prefix kvreuse caches would be computed from the unmerged tower: not built yet.
+        return self.conflicts | {"kvreuse"} if backend == "mlx" else self.conflicts
 
     class Settings(OptimizerSettings):
         keep: float = Field(0.5, gt=0.0, le=1.0, description="Share of the visual tokens left after the last merge.")
