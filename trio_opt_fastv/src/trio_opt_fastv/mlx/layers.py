@@ -11,7 +11,8 @@ that call them (and put back on close):
   KV caches of layers 0..K; the language model's rope deltas grow by the tokens dropped, because
   mlx-vlm places each decoded token at the first cache's length plus those deltas;
 - layers after K: their mRoPE positions (and a mask, if any) are cut to the tokens kept, so every
-  kept token keeps its own position.
+  kept token keeps its own position; the last one hands on only the last row, all generate_step reads
+  (mlx-vlm's chunked prefill spares the LM head the other rows the same way).
 
 When the media's prefix comes from a cache (kvreuse), the prefill computes only the question: the
 visual tokens are already in every layer's cache. The question's rows still rank them at layer K,
@@ -147,15 +148,22 @@ class Following(Wrapped):
 
     def __call__(self, x, mask=None, cache=None, position_ids=None, position_embeddings=None):
         armed = self.hook.armed
-        if armed is None or "keep" not in armed or position_ids is None or position_ids.shape[-1] == x.shape[1]:
+        if armed is None or "keep" not in armed or armed.get("prefilled") or position_ids is None:
             return self.layer(x, mask, cache, position_ids, position_embeddings)
         rows = armed["rows_kept"]
-        position_ids = position_ids[..., rows]
-        if position_embeddings is not None:
-            position_embeddings = self.layer.self_attn.rotary_emb(x, position_ids)
-        if isinstance(mask, mx.array):  # (..., this prefill's tokens, every token)
-            mask = mask[..., rows, :][..., armed["keep"]]
-        return self.layer(x, mask, cache, position_ids, position_embeddings)
+        if position_ids.shape[-1] != x.shape[1]:  # tokens were dropped: the kept ones keep their positions
+            position_ids = position_ids[..., rows]
+            if position_embeddings is not None:
+                position_embeddings = self.layer.self_attn.rotary_emb(x, position_ids)
+            if isinstance(mask, mx.array):  # (..., this prefill's tokens, every token)
+                mask = mask[..., rows, :][..., armed["keep"]]
+        output = self.layer(x, mask, cache, position_ids, position_embeddings)
+        if self is not self.hook.layers[-1]:
+            return output
+        # The prefill runs in one forward (not in mlx-vlm's chunks, whose last token comes alone), and
+        # generate_step reads the logits of its last row only: the LM head need not see the others.
+        armed["prefilled"] = True
+        return output[:, -1:]
 
 
 def take(cache, keep: np.ndarray) -> tuple[mx.array, mx.array]:
