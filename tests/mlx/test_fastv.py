@@ -106,3 +106,15 @@ def test_closing_puts_mlx_vlm_layers_back(trio_checkpoint):
     wrapped = [type(layer).__name__ for layer in layers]
     engine.close()
     assert "Pruning" in wrapped and {type(layer).__name__ for layer in layers} == {"Qwen2VLDecoderLayer"}
+
+
+def test_after_tome_it_prunes_the_merged_tokens_as_on_torch(trio_checkpoint):
+    path, item = trio_checkpoint("qwen2_5_vl"), item_of("video", seed=6)
+    settings = {"optimizers": ["tome"], "layer": 0, "drop": 0.5}
+    on_torch = ask(fastv(path, backend="torch", **settings), item, QUESTION)
+    got = ask(fastv(path, **settings), item, QUESTION)
+    steps = [(step.optimizer, step.before, step.after) for step in got.metrics.visual_token_steps]
+    assert steps == [(s.optimizer, s.before, s.after) for s in on_torch.metrics.visual_token_steps]
+    (_, before, merged), (_, into_fastv, after) = sorted(steps, key=lambda step: step[0] != "tome")
+    assert merged < before and into_fastv == merged and after == merged - merged // 2
+    assert got.token_ids == on_torch.token_ids and same_distribution(got, on_torch)

@@ -52,25 +52,31 @@ class FastV(RequestHook):
             self.layers[index] = Following(self.layers[index], self)
 
     def before_encode(self, model, request: Request) -> None:
-        ids = np.asarray(request.inputs["input_ids"])
-        self.armed = None
-        if ids.shape[0] != 1 or "position_ids" not in request.inputs:
-            return
-        visual = np.flatnonzero(np.isin(ids[0], self.visual_ids))
-        if not len(visual) or visual[-1] + 1 >= ids.shape[1]:
-            return
-        rows = np.arange(visual[-1] + 1, ids.shape[1])
-        self.armed = {"length": ids.shape[1], "visual": visual, "rows": rows, "stats": request.stats}
+        # Before a cache hook can trim the prompt to the question: where its visual tokens were.
+        self.armed = self.arm(request)
 
     def before_generate(self, model, request: Request) -> None:
+        if request.reused is None:  # not on a cached prefix: the prompt as it reaches the model (merged by ToMe)
+            self.armed = self.arm(request)
         if self.armed is None:
             return
         request.kwargs["prefill_step_size"] = None
         # Every layer's cache, for layer K to prune: a fresh one for generate_step, unless a cache hook (in this
-        # phase or an earlier one) gives it its own; layer K reads whichever is there when it runs.
+        # phase or a later one) gives it its own; layer K reads whichever is there when it runs.
         if request.kwargs.get("prompt_cache") is None:
             request.kwargs["prompt_cache"] = make_prompt_cache(self.language)
         self.armed["request"] = request
+
+    def arm(self, request: Request) -> dict | None:
+        """Where the prompt's visual tokens are and which rows are the text after them (None: nothing to prune)."""
+        ids = np.asarray(request.inputs["input_ids"])
+        if ids.shape[0] != 1 or "position_ids" not in request.inputs:
+            return None
+        visual = np.flatnonzero(np.isin(ids[0], self.visual_ids))
+        if not len(visual) or visual[-1] + 1 >= ids.shape[1]:
+            return None
+        rows = np.arange(visual[-1] + 1, ids.shape[1])
+        return {"length": ids.shape[1], "visual": visual, "rows": rows, "stats": request.stats}
 
     def after_generate(self, model, request: Request) -> None:
         self.armed = None
