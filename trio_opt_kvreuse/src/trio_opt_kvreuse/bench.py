@@ -30,7 +30,7 @@ def kvreuse(model_dir, depth, backend, runs, max_tokens, size, device, as_json):
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(
-        f"model {report['model']} on {report['device']}: {size}x{size} image, {report['visual_tokens']} visual tokens, "
+        f"model {report['model']} on {report['backend']} {report['device']}: {size}x{size} image, {report['visual_tokens']} visual tokens, "
         f"{max_tokens} new tokens at most\n"
         f"second question on the same image: cold {report['cold_ms']:.1f} ms | reused {report['reused_ms']:.1f} ms | "
         f"speedup {report['second_question_speedup']:.2f}x (median of {runs} paired rounds) | "
@@ -106,6 +106,7 @@ def measure(model_dir: Path, *, runs: int, max_tokens: int, size: int, device: s
     visual_tokens = cold.analyze_frame(image, question).metrics.visual_tokens
     return {
         "model": str(model_dir),
+        "backend": cold.model.backend,
         "device": cold.model.device,
         "visual_tokens": visual_tokens,
         "max_tokens": max_tokens,
