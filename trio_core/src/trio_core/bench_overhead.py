@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .bench import QUESTION, bench_checkpoint, bench_options, frames_option, synthetic_frames
+from .bench import QUESTION, bench_checkpoint, bench_options, frames_option, paired_ratio, synthetic_frames
 
 # The frames' rate. At 4 per second a Qwen2.5-VL temporal patch (2 frames) lasts half a second, which
 # at its 2 tokens a second is one position: where libraries count video time by index (mlx-vlm) rather
@@ -84,7 +84,7 @@ def measure_overhead(
     try:
         trio_ids, raw_ids = trio_run(), raw_run()  # warm-up
         identical = trio_ids == raw_ids
-        trio_times, raw_times, ratios = [], [], []
+        trio_times, raw_times = [], []
         for round_index in range(runs):
             order = [("trio", trio_run), ("raw", raw_run)]
             if round_index % 2:
@@ -97,7 +97,6 @@ def measure_overhead(
                 identical &= ids == (trio_ids if name == "trio" else raw_ids)
             trio_times.append(took["trio"])
             raw_times.append(took["raw"])
-            ratios.append(took["trio"] / took["raw"])
         return {
             "model": str(model_dir),
             "backend": loaded.backend,
@@ -110,8 +109,8 @@ def measure_overhead(
             "runs": runs,
             "trio_ms": statistics.median(trio_times),
             "raw_ms": statistics.median(raw_times),
-            "ratio": statistics.median(ratios),
-            "ratios": ratios,
+            "ratio": paired_ratio(trio_times, raw_times),
+            "ratios": [trio / raw for trio, raw in zip(trio_times, raw_times, strict=True)],
             "identical": identical,
         }
     finally:
