@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .errors import ConfigError, TrioError
+from .events_cli import events_dir_option
 
 
 class TrioGroup(click.Group):
@@ -174,6 +175,14 @@ def analyze(source, question, as_json, **options):
         click.secho(result.metrics.summary(), err=True, dim=True)
 
 
+def _watch_name(context, parameter, value):
+    import re
+
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", value):
+        raise click.BadParameter("use 1 to 64 letters, digits, '.', '_' or '-'.")
+    return value
+
+
 def watch_options(command=None, *, conditions_required: bool = True):
     """The options of every command that watches (watch, webcam, cam): conditions, decisions, pacing, display.
 
@@ -205,6 +214,11 @@ def watch_options(command=None, *, conditions_required: bool = True):
         click.option("--snapshots", type=click.Path(file_okay=False, path_type=Path),
                      help="Save each alert's frame here."),
         click.option("--no-sound", is_flag=True, help="No terminal bell on an alert."),
+        click.option("--name", "watch_name", callback=_watch_name,
+                     help="The watch's name in events, MQTT topics and Home Assistant (default: a new one each run)."),
+        click.option("--sink", "sinks", multiple=True, metavar="URL",
+                     help="Also deliver alerts here: mqtt://host:1883, https://hook, ntfy://topic, ...; repeatable."),
+        events_dir_option,
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
@@ -232,8 +246,14 @@ def run_watch(source: str, options: dict) -> None:
     except ValidationError as error:
         problem = error.errors()[0]
         raise ConfigError(f"--{problem['loc'][0]}: {problem['msg']}.") from None
+    from .alerts import Alerts
+    from .event_store import EventStore
+
+    # A bad file, an unknown scheme or sink fails now, in a fraction of a second, not after a model has loaded.
+    alerts = Alerts(EventStore(options["events_dir"]))
+    sinks = list(options["sinks"])
+    alerts.sinks(sinks)
     engine = engine_from_options(options)
-    # A bad file or an unknown scheme fails now, in a fraction of a second, not after a model has loaded.
     from .sources.base import check_source_settings
 
     check_source_settings(engine.config, registry().objects("frame source"))
@@ -251,7 +271,9 @@ def run_watch(source: str, options: dict) -> None:
         click.echo(calibration.sentence(), err=True)
         settings = settings.model_copy(update={"max_side": calibration.side})
     # Opened after the model loaded: a camera's frames are not left to queue up while it loads.
-    running = engine.watch(source, conditions, **settings.model_dump()).open()
+    running = engine.watch(
+        source, conditions, name=options["watch_name"], alerts=alerts, sinks=sinks, **settings.model_dump()
+    ).open()
     store = Snapshots(options["snapshots"])
     as_json = options["as_json"]
     display = JsonLines(sys.stdout, store) if as_json else StatusBoard(running, store, sound=not options["no_sound"])
@@ -265,15 +287,28 @@ def run_watch(source: str, options: dict) -> None:
             display.show(event)
     except KeyboardInterrupt:
         running.stop()
-        ended = running.ended("interrupted")
+        ended = running.interrupted()
         if as_json:
             display.show(ended)
     finally:
         display.close()
+        _deliver_what_is_owed(alerts, sinks)
     if not as_json:
         click.echo(summary(ended.to_dict()))
     if failure:
         raise TrioError(failure)
+
+
+def _deliver_what_is_owed(alerts, sinks: list[str], timeout_s: float = 10.0) -> None:
+    """At the end of a watch, a little time for the sinks to take what they are still owed; what is left
+    waits in the outbox for the next watch that uses the same sink."""
+    try:
+        if sinks and not alerts.drain(timeout_s):
+            owed = sum(worker.pending() for worker in alerts.workers.values())
+            click.echo(f"{owed} alert deliveries are still owed to sinks: the next watch with them sends them.",
+                       err=True)  # fmt: skip
+    finally:
+        alerts.close()
 
 
 @cli.command()
@@ -518,10 +553,12 @@ def doctor(as_json):
     click.echo(json.dumps(report, indent=2) if as_json else render(report))
 
 
-def _add_core_benches() -> None:
+def _add_core_commands() -> None:
     from .bench_overhead import overhead
+    from .events_cli import events
     from .server.bench import serve_bench
 
+    cli.add_command(events)
     bench.add_command(overhead)
     bench.add_command(serve_bench)
 
@@ -532,7 +569,7 @@ def _add_plugin_commands() -> None:
     load_plugins().hook.register_commands(cli=cli)
 
 
-_add_core_benches()
+_add_core_commands()
 _add_plugin_commands()
 
 

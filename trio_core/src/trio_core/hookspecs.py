@@ -8,7 +8,7 @@ Each hook receives a ``register`` callback; a plugin calls it once per thing it 
     def register_frame_sources(register):
         register(MySource())
 
-The core's own frame sources and filters are registered through these same hooks.
+The core's own frame sources, filters and alert sinks are registered through these same hooks.
 """
 
 from __future__ import annotations
@@ -58,6 +58,17 @@ def register_frame_filters(register):
     filter from them. Filters run after sampling and before the model, in plugin call order:
     installed plugins' filters first (the most recently registered first), then the core's
     dedup and motion gate.
+    """
+
+
+@hookspec
+def register_alert_sinks(register):
+    """Register alert sinks: ``register(sink)`` with a :class:`trio_core.sinks.AlertSink`.
+
+    A sink claims URL schemes (``mqtt``, ``https``, ``ntfy``, ...); ``--sink URL`` on a watch,
+    a standing watch's ``sinks`` and ``/v1/watch``'s ``sinks`` pick the sink by the URL's
+    scheme. The sink's connection delivers alerts from the event store's outbox on a thread
+    of its own, in order, retried with backoff: see :mod:`trio_core.sinks`.
     """
 
 

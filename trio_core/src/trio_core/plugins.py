@@ -21,8 +21,8 @@ from .errors import PluginConflictError, PluginNotFoundError
 
 ENTRY_POINT_GROUP = "trio"
 
-# The core's own plugins: modules whose hookimpls register built-in sources and filters.
-DEFAULT_PLUGINS = ("trio_core.sources", "trio_core.filters")
+# The core's own plugins: modules whose hookimpls register built-in sources, filters and alert sinks.
+DEFAULT_PLUGINS = ("trio_core.sources", "trio_core.filters", "trio_core.sinks")
 
 # Where a missing capability lives, so an error can say what to install.
 KNOWN_PACKAGES = {
@@ -167,6 +167,7 @@ _HOOK_KINDS = {
     "register_models": "model",
     "register_eval_suites": "eval suite",
     "register_frame_filters": "frame filter",
+    "register_alert_sinks": "alert sink",
 }
 
 

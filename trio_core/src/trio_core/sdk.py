@@ -113,12 +113,25 @@ class TrioCore:
         """Like :meth:`analyze_frame_each`, about a video."""
         return self._each(video, questions, self.video_plan(), settings)
 
-    def watch(self, source: Any, conditions: list, **settings: Any):
+    def watch(
+        self,
+        source: Any,
+        conditions: list,
+        *,
+        name: str | None = None,
+        alerts: Any = None,
+        sinks: list[str] = (),
+        **settings: Any,
+    ):
         """Watch ``source`` (a file, a URL, ``rtsp://...``) for ``conditions``; iterate the result for its events.
 
         ``conditions`` are yes/no questions (their ids are made from their words), dicts or
         :class:`trio_core.watch.Condition`; ``settings`` are :class:`trio_core.watch.WatchSettings`
         fields (``fps``, ``confirm``, ``clear``, ``cooldown_s``, ``window``, ``realtime``, ...).
+        ``name`` is the watch's id in events and topics (default: a new one). ``alerts`` (a
+        :class:`trio_core.alerts.Alerts`) keeps every alert in its event store and delivers it to
+        ``sinks`` (URLs: ``mqtt://host``, ``https://...``, ``ntfy://topic``); sinks without ``alerts``
+        use the default event store.
 
         >>> for event in engine.watch("driveway.mp4", ["Is there a car?"], fps=1):
         ...     print(event.to_dict())
@@ -131,7 +144,11 @@ class TrioCore:
         self._loaded()
         try:
             watch_settings = checked_settings(WatchSettings, settings, flag="watch setting", name="watch")
-            return Watch(self, source, conditions, watch_settings)
+            if sinks and alerts is None:
+                from .alerts import Alerts
+
+                alerts = Alerts()
+            return Watch(self, source, conditions, watch_settings, watch_id=name, alerts=alerts, sinks=list(sinks))
         except ValidationError as error:  # a condition's id or question
             problem = error.errors()[0]
             raise TrioError(f"Condition {'.'.join(map(str, problem['loc']))}: {problem['msg']}.") from None

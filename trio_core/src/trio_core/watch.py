@@ -10,7 +10,7 @@ first-token probabilities, and keeps a small state machine per condition:
 - it is **cleared** after ``clear`` consecutive no frames.
 
 What happens is a stream of :class:`WatchEvent`, one JSON shape for the CLI's ``--json``, the
-server's SSE and (later) the event store and alert sinks: ``type`` (one of
+server's SSE, the event store and the alert sinks (:mod:`trio_core.alerts`): ``type`` (one of
 :data:`EVENT_TYPES`), ``watch`` (its id), ``t`` (wall-clock time, ISO 8601) and, where a
 frame is involved, ``pts`` (seconds into the source) and ``condition``, ``answer``,
 ``probability`` as they apply.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import re
 import threading
 import time
@@ -44,7 +45,10 @@ from .frames import Frame, SamplingPlan, SourceNotice
 if TYPE_CHECKING:
     import numpy as np
 
+    from .alerts import Alerts
     from .sdk import AnalysisResult, TrioCore
+
+log = logging.getLogger("trio.watch")
 
 EVENT_TYPES = (
     "started",
@@ -271,7 +275,9 @@ class Watch:
     ``target`` is what a frame source opens (a path, a URL, ``rtsp://...``); ``label`` is how
     events and listings name it (credentials are always masked). ``turn`` wraps each
     inference and yields the engine to use (the server passes its queue for the model);
-    ``on_answer`` sees every answer (the server counts them in its metrics).
+    ``on_answer`` sees every answer (the server counts them in its metrics). With ``alerts``
+    every alert is written to its event store before it is emitted (the event then carries
+    ``event_id`` and ``snapshot``) and delivered to ``sinks`` (URLs such as ``mqtt://host``).
     """
 
     def __init__(
@@ -285,6 +291,8 @@ class Watch:
         turn: Callable[[], contextlib.AbstractContextManager[TrioCore]] | None = None,
         on_answer: Callable[[AnalysisResult], None] | None = None,
         watch_id: str | None = None,
+        alerts: Alerts | None = None,
+        sinks: list[str] = (),
     ):
         self.engine = engine
         self.target = target
@@ -300,6 +308,7 @@ class Watch:
         self.latency_ms = 0.0
         self._stopped = threading.Event()
         self._opened: tuple[Any, Any] | None = None  # (frame source, its frames), once opened
+        self.recorder = alerts.for_watch(self, list(sinks)) if alerts is not None else None
 
     @property
     def alerts(self) -> int:
@@ -327,6 +336,7 @@ class Watch:
             "frames_dropped": self.dropped,
             "alerts": self.alerts,
             "alerting": sorted(name for name, state in self.states.items() if state.alerting),
+            **({"sinks": self.recorder.sinks()} if self.recorder is not None and self.recorder.workers else {}),
         }
 
     def event(self, kind: str, **fields) -> WatchEvent:
@@ -335,6 +345,26 @@ class Watch:
         return WatchEvent(kind, self.id, now_iso(), details=fields, image=image, **known)
 
     def __iter__(self) -> Iterator[WatchEvent]:
+        for event in self._events():
+            self._record(event)
+            yield event
+
+    def _record(self, event: WatchEvent) -> None:
+        """Into the event store (and the sinks' outbox) before anyone sees it: an emitted alert is never lost."""
+        if self.recorder is None:
+            return
+        try:
+            self.recorder.record(event)
+        except Exception as error:  # a full disk must not end the watch: the alert still goes out, unstored
+            log.error("Could not store the %s of %s: %s", event.type, event.condition or "the watch", error)
+
+    def interrupted(self) -> WatchEvent:
+        """The ``ended`` event for a watch stopped from outside its iteration (Ctrl-C), recorded like the others."""
+        event = self.ended("interrupted")
+        self._record(event)
+        return event
+
+    def _events(self) -> Iterator[WatchEvent]:
         yield self.event(
             "started",
             source=self.source,

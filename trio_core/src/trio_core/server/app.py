@@ -33,8 +33,11 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
 
     ``engine``: an already loaded TrioCore to serve instead of loading ``config``'s model.
     """
+    from ..alerts import Alerts
+    from ..event_store import EventStore
     from .analysis import router as analysis_router
     from .completions import router as completions_router
+    from .events import router as events_router
     from .watch import WatchManager
     from .watch import router as watch_router
 
@@ -49,6 +52,7 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
             loading.cancel()
             await app.state.watches.stop_all()
             await app.state.host.close()
+            app.state.alerts.close()
 
     app = FastAPI(
         title="trio",
@@ -62,6 +66,7 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     app.state.host.engine = engine
     app.state.host.on_queue_change = app.state.telemetry.queue_depth.set
     app.state.watches = WatchManager(app)
+    app.state.alerts = Alerts(EventStore(settings.events_dir), public_url=settings.public_url)
     app.state.reloading = False
     errors.install(app)
     app.add_middleware(RequestContext, settings=settings, telemetry=app.state.telemetry)
@@ -72,6 +77,7 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     app.include_router(analysis_router, dependencies=guarded)
     app.include_router(completions_router, dependencies=guarded)
     app.include_router(watch_router, dependencies=guarded)
+    app.include_router(events_router, dependencies=guarded)
     return app
 
 

@@ -44,6 +44,12 @@ class ServerSettings(BaseSettings):
     max_watches: int = Field(4, ge=0, le=256, description="Camera watches running at once.")
     alert_cooldown_s: float = Field(30.0, ge=0.0, description="Default quiet time after a watch alert.")
     json_logs: bool = Field(False, description="Log one JSON object per line.")
+    events_dir: Path | None = Field(
+        None, description="The event store's folder (default: trio's per-user data folder)."
+    )
+    public_url: str | None = Field(
+        None, description="The server's address as sinks reach it (http://host:8000): webhooks may link snapshots."
+    )
 
     @field_validator("api_keys", "admin_keys", "media_roots", mode="before")
     @classmethod

@@ -36,6 +36,14 @@ class WatchRequest(BaseModel):
         "(rtsp://..., webcam://0)."
     )
     conditions: list[Condition] = Field(min_length=1, max_length=16)
+    name: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="The watch's id in events, MQTT topics and Home Assistant (default: a new one).",
+    )  # fmt: skip
+    sinks: list[str] = Field(
+        default_factory=list, max_length=8,
+        description="Where alerts also go, by URL: mqtt://host:1883, https://hook (signed), ntfy://topic, ...",
+    )  # fmt: skip
     # The watch's own settings: bounds, defaults and help from WatchSettings, the one definition.
     fps: float = WatchSettings.model_fields["fps"]
     confirm: int = WatchSettings.model_fields["confirm"]
@@ -70,7 +78,13 @@ async def start_watch(body: WatchRequest, request: Request):
     if len(manager.watches) >= state.settings.max_watches:
         raise APIError(429, f"Already {len(manager.watches)} watches running (the most this server runs).",
                        headers={"Retry-After": "30"})  # fmt: skip
+    if body.name is not None and body.name in manager.watches:
+        raise APIError(409, f"A watch called {body.name!r} is already running: stop it or pick another name.")
     resolver = MediaResolver(state.settings)
+    for sink in body.sinks:
+        if (uri_scheme(sink) or "").lower() in ("http", "https"):  # the server posts there: the media URL rules apply
+            await run_in_threadpool(resolver.check_host, sink.partition("#")[0], "sink")
+    await run_in_threadpool(state.alerts.sinks, body.sinks)  # an unknown scheme or a bad URL: 400 now
     target = await run_in_threadpool(watch_target, resolver, body.source)
     cooldown = body.cooldown_s if body.cooldown_s is not None else state.settings.alert_cooldown_s
     settings = WatchSettings(
@@ -81,7 +95,7 @@ async def start_watch(body: WatchRequest, request: Request):
     loop = asyncio.get_running_loop()
     watch = Watch(
         engine, target, body.conditions, settings, label=body.source, turn=model_turn(state.host, loop),
-        on_answer=state.telemetry.answered,
+        on_answer=state.telemetry.answered, watch_id=body.name, alerts=state.alerts, sinks=body.sinks,
     )  # fmt: skip
     # Opened now: no source for it, nothing listening, a refused password are a 4xx, not an event in the stream.
     await run_in_threadpool(watch.open)
