@@ -5,9 +5,10 @@ import json
 import threading
 import time
 
-from tests.alerts.conftest import ORANGE, STORM, Broker, Subscriber
+from tests.alerts.conftest import ORANGE, STORM
 from trio_core.alerts import Alerts
 from trio_core.event_store import EventStore
+from trio_core.sinks.loopback import Mosquitto, Subscriber
 
 CONDITION = "is-there-an-orange-square"
 
@@ -33,8 +34,8 @@ def test_states_events_snapshots_and_discovery_reach_the_broker(engine, storm, b
     live.close()
     # A newcomer (Home Assistant starting later) gets what is retained: discovery, the states, the last picture.
     late = Subscriber(broker.port)
-    retained = late.wait_for(lambda messages: {topic: (payload, flag) for topic, payload, flag in messages}
-                             if any(t == "trio/porch/snapshot" for t, _, _ in messages) else None)  # fmt: skip
+    retained = late.wait_for(lambda messages: {topic: (payload, flag) for topic, payload, flag, _ in messages}
+                             if any(m[0] == "trio/porch/snapshot" for m in messages) else None)  # fmt: skip
     late.close()
     sensor = json.loads(retained[f"homeassistant/binary_sensor/trio_porch/{CONDITION}/config"][0])
     assert sensor["state_topic"] == f"{base}/state" and sensor["payload_on"] == "ON" and sensor["name"] == ORANGE
@@ -66,7 +67,7 @@ def test_a_broker_outage_during_an_alert_storm_loses_nothing_and_keeps_the_order
     alerts.close()
     expected = [(event.type, event.details["event_id"]) for event in emitted if event.type in ("alert", "cleared")]
     assert len(expected) == 80
-    live.wait_for(lambda messages: len({payload for _, payload, _ in messages}) >= 80, timeout=60)
+    live.wait_for(lambda messages: len({message[1] for message in messages}) >= 80, timeout=60)
     arrived = []
     for payload in live.on(f"trio/storm/{CONDITION}/event"):  # at least once: a resend may repeat one
         event = json.loads(payload)
@@ -77,7 +78,7 @@ def test_a_broker_outage_during_an_alert_storm_loses_nothing_and_keeps_the_order
 
 
 def test_a_broker_that_refuses_the_credentials_is_one_clear_problem_and_the_watch_goes_on(engine, storm, tmp_path):
-    broker = Broker(tmp_path, users={"trio": "right"}).start()
+    broker = Mosquitto(tmp_path, users={"trio": "right"}).start()
     try:
         alerts = Alerts(EventStore(tmp_path / "events"))
         wrong = f"mqtt://trio:wrong@127.0.0.1:{broker.port}"

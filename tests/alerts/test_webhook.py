@@ -3,10 +3,11 @@ Apprise's own json:// scheme, and sink URLs that cannot work."""
 
 import base64
 
-from tests.alerts.conftest import ORANGE, STORM, Receiver
+from tests.alerts.conftest import ORANGE, STORM
 from tests.cli import run_trio
 from trio_core.alerts import Alerts
 from trio_core.event_store import EventStore
+from trio_core.sinks.loopback import WebhookReceiver as Receiver
 
 
 def watch_with(engine, storm, tmp_path, sinks, **alerts_settings):

@@ -6,8 +6,8 @@ import json
 from httpx_sse import connect_sse
 from PIL import Image
 
-from tests.alerts.conftest import Receiver
 from tests.server.conftest import DEMO, app_client
+from trio_core.sinks.loopback import WebhookReceiver as Receiver
 
 ORANGE = {"id": "orange", "question": "Is there an orange square?"}
 

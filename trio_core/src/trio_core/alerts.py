@@ -78,51 +78,59 @@ class SinkWorker:
                 except Exception as error:  # announcing is best effort: a sink re-announces on reconnect
                     log.warning("The sink %s could not %s watch %s: %s", self.label, action, watch["id"], error)
             try:
-                delivery = store.next_delivery(self.key)
+                due = store.next_deliveries(self.key, self.connection.batch_size)
             except Exception as error:  # a locked or vanished database: wait and read it again
                 self._failed(f"cannot read the outbox: {error}")
                 self._wake.wait(1.0)
                 continue
-            if delivery is None:
+            if not due:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
             now = time.time()
-            if delivery.created + self.alerts.delivery_ttl_s < now:
-                store.finish_delivery(delivery.id, "expired")
-                log.warning("Gave up an alert for %s: not delivered in %.0f s.", self.label, self.alerts.delivery_ttl_s)
+            expired = [pending.id for pending in due if pending.created + self.alerts.delivery_ttl_s < now]
+            if expired:
+                store.finish_deliveries(expired, "expired")
+                log.warning("Gave up %d alerts for %s: not delivered in %.0f s.", len(expired), self.label,
+                            self.alerts.delivery_ttl_s)  # fmt: skip
                 continue
-            if delivery.next_attempt > now:
-                self._wake.wait(delivery.next_attempt - now)
+            if due[0].next_attempt > now:  # the oldest waits out its backoff, and the rest behind it (order)
+                self._wake.wait(due[0].next_attempt - now)
                 self._wake.clear()
                 continue
-            self._attempt(delivery)
+            self._attempt(due)
         self.connection.close()
 
-    def _attempt(self, pending) -> None:
+    def _attempt(self, due: list) -> None:
         store = self.alerts.store
-        snapshot = store.snapshot_jpeg(pending.event_id) if pending.kind == "alert" else None
-        delivery = Delivery(
-            pending.id, pending.kind, pending.event, snapshot, pending.attempts + 1,
-            snapshot_url=self.alerts.snapshot_url(pending.event_id) if snapshot is not None else None,
-        )  # fmt: skip
+        deliveries = []
+        for pending in due:
+            snapshot = store.snapshot_jpeg(pending.event_id) if pending.kind == "alert" else None
+            deliveries.append(Delivery(
+                pending.id, pending.kind, pending.event, snapshot, pending.attempts + 1,
+                snapshot_url=self.alerts.snapshot_url(pending.event_id) if snapshot is not None else None,
+            ))  # fmt: skip
+        ids = [pending.id for pending in due]
         try:
-            self.connection.deliver(delivery)
+            if len(deliveries) == 1:
+                self.connection.deliver(deliveries[0])
+            else:
+                self.connection.deliver_batch(deliveries)
         except SinkRejected as error:
-            store.finish_delivery(pending.id, "rejected", masked(str(error)))
+            store.finish_deliveries(ids, "rejected", masked(str(error)))
             log.error("%s The alert is given up.", masked(str(error)))
             return
         except Exception as error:  # SinkError, or a sink's bug: retried, never raised into the watch
-            wait = backoff(pending.attempts + 1)
+            wait = backoff(due[0].attempts + 1)
             retry_after = getattr(error, "retry_after_s", None)
             if retry_after is not None:
                 wait = max(wait, min(retry_after, BACKOFF_S[1] * 5))
             message = masked(str(error)) or type(error).__name__
-            store.retry_delivery(pending.id, message, time.time() + wait)
+            store.retry_deliveries(ids, message, time.time() + wait)
             self._failed(message)
             return
-        store.finish_delivery(pending.id, "delivered")
-        self.delivered += 1
+        store.finish_deliveries(ids, "delivered")
+        self.delivered += len(ids)
         if self.last_error is not None:
             log.info("The sink %s delivers again.", self.label)
             self.last_error = None

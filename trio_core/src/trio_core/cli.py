@@ -554,12 +554,14 @@ def doctor(as_json):
 
 
 def _add_core_commands() -> None:
+    from .bench_events import events_bench
     from .bench_overhead import overhead
     from .events_cli import events
     from .server.bench import serve_bench
 
     cli.add_command(events)
     bench.add_command(overhead)
+    bench.add_command(events_bench)
     bench.add_command(serve_bench)
 
 

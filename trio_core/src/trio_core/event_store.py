@@ -285,32 +285,43 @@ class EventStore:
 
     # The outbox (the sinks' threads) --------------------------------------------------------------
 
-    def next_delivery(self, sink: str) -> PendingDelivery | None:
-        """The oldest delivery still owed to ``sink``: deliveries go out in order, one at a time."""
-        row = (
+    def next_deliveries(self, sink: str, limit: int = 1) -> list[PendingDelivery]:
+        """The oldest deliveries still owed to ``sink``, in order: they go out in that order."""
+        rows = (
             self._db()
-            .execute("SELECT * FROM outbox WHERE sink = ? AND done IS NULL ORDER BY id LIMIT 1", (sink,))
-            .fetchone()
+            .execute("SELECT * FROM outbox WHERE sink = ? AND done IS NULL ORDER BY id LIMIT ?", (sink, limit))
+            .fetchall()
         )
-        if row is None:
-            return None
-        return PendingDelivery(
-            row["id"], row["event_id"], row["kind"], json.loads(row["payload"]), row["created"], row["attempts"],
-            row["next_attempt"],
-        )  # fmt: skip
+        return [
+            PendingDelivery(
+                row["id"],
+                row["event_id"],
+                row["kind"],
+                json.loads(row["payload"]),
+                row["created"],
+                row["attempts"],
+                row["next_attempt"],
+            )  # fmt: skip
+            for row in rows
+        ]
 
     def finish_delivery(self, delivery_id: int, outcome: str, error: str | None = None) -> None:
+        self.finish_deliveries([delivery_id], outcome, error)
+
+    def finish_deliveries(self, delivery_ids: list[int], outcome: str, error: str | None = None) -> None:
+        """Mark deliveries delivered, rejected or expired (one transaction)."""
+        now = time.time()
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE outbox SET done = ?, outcome = ?, last_error = COALESCE(?, last_error) WHERE id = ?",
-                (time.time(), outcome, error, delivery_id),
+                [(now, outcome, error, delivery_id) for delivery_id in delivery_ids],
             )
 
-    def retry_delivery(self, delivery_id: int, error: str, at: float) -> None:
+    def retry_deliveries(self, delivery_ids: list[int], error: str, at: float) -> None:
         with self._write() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE id = ?",
-                (at, error, delivery_id),
+                [(at, error, delivery_id) for delivery_id in delivery_ids],
             )
 
     def deliveries(self, sink: str | None = None) -> dict[str, int]:

@@ -63,6 +63,14 @@ class SinkConnection(ABC):
     def retire(self, watch: dict[str, Any]) -> None:  # noqa: B027
         """The watch ended."""
 
+    # Deliveries handed to deliver_batch at once (in order): >1 for a sink that pipelines them (MQTT).
+    batch_size: int = 1
+
+    def deliver_batch(self, deliveries: list[Delivery]) -> None:
+        """Deliver several, in order, all or (raising) none counted: only called with ``batch_size`` > 1."""
+        for delivery in deliveries:
+            self.deliver(delivery)
+
     @abstractmethod
     def deliver(self, delivery: Delivery) -> None:
         """Deliver one alert; return once the receiver has it. Raise :class:`SinkError` to be retried later,
