@@ -305,9 +305,6 @@ class EventStore:
             for row in rows
         ]
 
-    def finish_delivery(self, delivery_id: int, outcome: str, error: str | None = None) -> None:
-        self.finish_deliveries([delivery_id], outcome, error)
-
     def finish_deliveries(self, delivery_ids: list[int], outcome: str, error: str | None = None) -> None:
         """Mark deliveries delivered, rejected or expired (one transaction)."""
         now = time.time()

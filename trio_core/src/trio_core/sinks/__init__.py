@@ -115,6 +115,13 @@ def sink_key(url: str) -> str:
     return hashlib.sha256(masked(url).encode()).hexdigest()[:32]
 
 
+def check_options(options: dict[str, str], known: tuple[str, ...], what: str) -> None:
+    """Refuse an option the sink does not know (a typo would otherwise be ignored): ``what`` names the sink."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"{what} has an unknown option '{unknown[0]}'; its options are {', '.join(known)}.")
+
+
 def find_sink(url: str, sinks: list[AlertSink] | None = None) -> AlertSink:
     """The installed sink for ``url``'s scheme, or a ConfigError naming the schemes installed."""
     if sinks is None:

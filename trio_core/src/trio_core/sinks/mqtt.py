@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..credentials import masked
 from ..errors import ConfigError
-from . import AlertSink, Delivery, SinkConnection, SinkError
+from . import AlertSink, Delivery, SinkConnection, SinkError, check_options
 
 log = logging.getLogger("trio.sinks")
 PUBLISH_TIMEOUT_S = 10.0
@@ -53,11 +53,7 @@ class MqttConnection(SinkConnection):
         parts = urlsplit(url)
         tls = parts.scheme.lower() == "mqtts"
         options = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"The MQTT sink {self.label} has an unknown option '{unknown[0]}'; its options are {', '.join(OPTIONS)}."
-            )
+        check_options(options, OPTIONS, f"The MQTT sink {self.label}")
         if not parts.hostname:
             raise ConfigError(f"The MQTT sink {self.label} names no broker: give mqtt://host:1883.")
         try:

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urldefrag
 
 from ..credentials import masked
 from ..errors import ConfigError
-from . import AlertSink, Delivery, SinkConnection, SinkError, SinkRejected
+from . import AlertSink, Delivery, SinkConnection, SinkError, SinkRejected, check_options
 
 SECRET_ENV = "TRIO_WEBHOOK_SECRET"
 SNAPSHOT_MODES = ("base64", "url", "none")
@@ -58,11 +58,7 @@ class WebhookConnection(SinkConnection):
         self.label = masked(url)
         self.url, fragment = urldefrag(url)
         options = dict(parse_qsl(fragment, keep_blank_values=True))
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"The webhook {self.label} has an unknown option '{unknown[0]}'; its options are {', '.join(OPTIONS)}."
-            )
+        check_options(options, OPTIONS, f"The webhook {self.label}")
         self.snapshot_mode = options.get("snapshot", "base64")
         if self.snapshot_mode not in SNAPSHOT_MODES:
             raise ConfigError(f"The webhook's snapshot= is {', '.join(SNAPSHOT_MODES)}, not '{self.snapshot_mode}'.")
