@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.watch.conftest import appears  # noqa: F401 - a fixture (a clip in which the orange square appears)
 from trio_core.bench import free_port
 from trio_core.config import EngineConfig
 from trio_core.server import create_app

@@ -312,14 +312,93 @@ def _deliver_what_is_owed(alerts, sinks: list[str], timeout_s: float = 10.0) -> 
 
 
 @cli.command()
-@click.argument("source")
-@watch_options
-def watch(source, **options):
+@click.argument("source", required=False)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Run the standing watches of this TOML file instead (SIGHUP reloads it); see docs/guide.md.",
+)
+@watch_options(conditions_required=False)
+def watch(source, config_file, **options):
     """Watch SOURCE for CONDITIONs and alert when one holds: a video file, a URL, rtsp://..., webcam://0.
 
     --fps is frames checked per second of the source (default 1 here). Ctrl-C ends the watch with a summary.
+    With --config FILE, every watch of the file runs at once, each restarted when its source fails.
     """
+    if config_file is not None:
+        if source or options["conditions"]:
+            raise click.UsageError("With --config the file says what to watch: give no SOURCE or --condition.")
+        run_watches_file(config_file, options)
+        return
+    if not source:
+        raise click.UsageError("Give a SOURCE to watch (or --config FILE).")
+    if not options["conditions"]:
+        raise click.UsageError("Missing option '--condition' / '-w'.")
     run_watch(source, options)
+
+
+def run_watches_file(path: Path, options: dict) -> None:
+    """``trio watch --config FILE``: the file's watches in this process, sharing one model, until all end or Ctrl-C."""
+    import contextlib
+    import signal
+    import threading
+
+    from .alerts import Alerts
+    from .event_store import EventStore
+    from .standing import Supervisor, read_watches
+    from .watch_display import EventLines, JsonLines, Snapshots
+
+    if options.get("max_side") == "auto":
+        raise click.UsageError("--max-side auto measures one watch: give a number of pixels (or max_side in the file).")
+    entries = read_watches(path)  # a malformed file fails now, before a model loads
+    alerts = Alerts(EventStore(options["events_dir"]))
+    sinks = [sink for entry in entries.values() for sink in entry.spec.sinks]
+    alerts.sinks(sinks)
+    engine = engine_from_options(options).load()
+    model = threading.Lock()  # one answer at a time on the shared model
+    output = threading.Lock()
+
+    @contextlib.contextmanager
+    def turn():
+        with model:
+            yield engine
+
+    store = Snapshots(options["snapshots"])
+    display = JsonLines(sys.stdout, store) if options["as_json"] else EventLines(store, sound=not options["no_sound"])
+
+    def show(standing, event) -> None:
+        with output:
+            display.show(event)
+
+    def changed(standing) -> None:
+        if not options["as_json"]:
+            with output:
+                display.state(standing.describe())
+        elif standing.error:
+            click.echo(f"{standing.name}: {standing.state}: {standing.error}", err=True)
+
+    supervisor = Supervisor(path, engine=lambda: engine, alerts=alerts, turn=turn, publish=show, changed=changed)
+    reload = threading.Event()
+    with contextlib.suppress(ValueError, AttributeError):  # not the main thread, or no SIGHUP (Windows)
+        signal.signal(signal.SIGHUP, lambda signum, frame: reload.set())
+    try:
+        supervisor.start()
+        while any(standing.running for standing in supervisor.watches.values()) or reload.is_set():
+            if reload.wait(0.5):
+                reload.clear()
+                try:
+                    changes = supervisor.reload()
+                    click.echo(f"Reloaded {path}: " + "; ".join(f"{kind} {', '.join(names)}" for kind, names in
+                                                                changes.items() if names), err=True)  # fmt: skip
+                except TrioError as error:
+                    click.echo(f"Not reloaded, the watches run on as they were: {error}", err=True)
+    except KeyboardInterrupt:
+        click.echo("Stopping the watches.", err=True)
+    finally:
+        supervisor.stop_all()
+        display.close()
+        _deliver_what_is_owed(alerts, sinks)
 
 
 @cli.command()
@@ -474,8 +553,15 @@ def eval_command(suite_name, limit, compare, compare_backends, as_json, **option
 @click.option("--allow-private-urls", is_flag=True, default=None, help="Let media URLs reach private addresses.")
 @click.option("--queue-size", type=int, help="Requests that may wait for the model before 429 [env TRIO_QUEUE_SIZE].")
 @click.option("--json-logs", is_flag=True, default=None, help="One JSON object per log line [env TRIO_JSON_LOGS].")
+@click.option(
+    "--watches",
+    "watches_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Standing watches (TOML) to run from start-up; SIGHUP reloads the file [env TRIO_WATCHES].",
+)
+@events_dir_option
 def serve(host, port, api_keys, admin_keys, media_roots, allow_public_without_key, allow_private_urls, queue_size,
-          json_logs, **options):  # fmt: skip
+          json_logs, watches_file, events_dir, **options):  # fmt: skip
     """Serve the HTTP API: OpenAI-compatible chat, video and frame analysis, camera watches."""
     from pydantic import ValidationError
 
@@ -488,6 +574,7 @@ def serve(host, port, api_keys, admin_keys, media_roots, allow_public_without_ke
         "host": host, "port": port, "api_keys": list(api_keys) or None, "admin_keys": list(admin_keys) or None,
         "media_roots": list(media_roots) or None, "allow_public_without_key": allow_public_without_key,
         "allow_private_urls": allow_private_urls, "queue_size": queue_size, "json_logs": json_logs,
+        "watches": watches_file, "events_dir": events_dir,
     }  # fmt: skip
     try:
         settings = ServerSettings(**{key: value for key, value in given.items() if value is not None})
@@ -495,6 +582,10 @@ def serve(host, port, api_keys, admin_keys, media_roots, allow_public_without_ke
         problem = error.errors()[0]
         raise ConfigError(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}.") from None
     config = load_config(**{name: options.get(name) for name in ENGINE_OPTION_NAMES})
+    if settings.watches is not None:
+        from .standing import read_watches
+
+        read_watches(settings.watches)  # a malformed file: one sentence now, not a failed start-up
     run(config, settings)
 
 

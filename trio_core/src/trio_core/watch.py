@@ -308,6 +308,8 @@ class Watch:
         self.latency_ms = 0.0
         self._stopped = threading.Event()
         self._opened: tuple[Any, Any] | None = None  # (frame source, its frames), once opened
+        self._mailbox: NewestFrame | None = None
+        self.last_frame: Frame | None = None  # the newest analysed frame (the dashboard shows it)
         self.recorder = alerts.for_watch(self, list(sinks)) if alerts is not None else None
 
     @property
@@ -317,6 +319,8 @@ class Watch:
     def stop(self) -> None:
         """End the watch after the frame in progress; iteration then yields ``ended``."""
         self._stopped.set()
+        if self._mailbox is not None:  # a quiet live source: stop now, not at the next heartbeat
+            self._mailbox.put(_QUIET)
 
     @property
     def stopped(self) -> bool:
@@ -450,7 +454,7 @@ class Watch:
             finally:
                 _close(frames)
             return
-        mailbox = NewestFrame()
+        mailbox = self._mailbox = NewestFrame()
         failure: list[BaseException] = []
         done = threading.Event()  # the watch no longer wants frames (stopped, failed, or closed)
         reader = threading.Thread(
@@ -504,6 +508,7 @@ class Watch:
         lag = {"lag_s": time.monotonic() - frame.captured} if frame.captured is not None else {}
         self.analysed += 1
         self.latency_ms += latency
+        self.last_frame = frame
         for condition in self.conditions:
             result = answers[condition.id]
             yes = answered_yes(result, self.settings.threshold)

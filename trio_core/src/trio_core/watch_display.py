@@ -120,6 +120,42 @@ class StatusBoard:
         self.live.stop()
 
 
+class EventLines:
+    """Many watches at once (``trio watch --config``): one line per alert, clear, outage and change of state."""
+
+    def __init__(self, snapshots: Snapshots, *, sound: bool):
+        from rich.console import Console
+
+        self.snapshots, self.sound = snapshots, sound
+        self.console = Console(highlight=False)
+
+    def show(self, event: WatchEvent) -> None:
+        data = event.to_dict()
+        if event.type == "alert":
+            self.snapshots.keep(event, data)
+            where = f" -> {data['snapshot']}" if "snapshot" in data else ""
+            self.console.print(f"[bold red]ALERT[/] {event.watch}  {event.pts:8.2f} s  {event.condition}: "
+                               f"{event.answer!r}{where}")  # fmt: skip
+            if self.sound:
+                sys.stderr.write("\a")
+                sys.stderr.flush()
+        elif event.type == "cleared":
+            self.console.print(f"[green]clear[/] {event.watch}  {event.pts:8.2f} s  {event.condition} "
+                               f"(after {event.details['duration_s']:.1f} s)")  # fmt: skip
+        elif event.type in ("reconnecting", "reconnected", "error"):
+            details = ", ".join(f"{key} {value}" for key, value in event.details.items())
+            self.console.print(f"[yellow]{event.type}[/] {event.watch}  {details}")
+        elif event.type == "ended":
+            self.console.print(f"[dim]ended[/] {event.watch}  {summary(data)}")
+
+    def state(self, listing: dict) -> None:
+        error = f": {listing['error']}" if listing.get("error") else ""
+        self.console.print(f"[cyan]{listing['state']}[/] {listing['id']}{error}")
+
+    def close(self) -> None:
+        pass
+
+
 def summary(ended: dict) -> str:
     latency = ended.get("mean_latency_ms")
     return (

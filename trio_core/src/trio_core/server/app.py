@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import re
+import signal
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -13,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ..config import EngineConfig, load_config
@@ -46,10 +49,17 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
         import asyncio
 
         loading = asyncio.create_task(app.state.host.load())
+        loop = asyncio.get_running_loop()
+        app.state.watches.start(loop)  # they wait for the model, then run
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            # SIGHUP reloads the watches file (only where the server runs on the main thread: `trio serve`).
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_watches_file(app)))
         try:
             yield
         finally:
             loading.cancel()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+                loop.remove_signal_handler(signal.SIGHUP)
             await app.state.watches.stop_all()
             await app.state.host.close()
             app.state.alerts.close()
@@ -65,8 +75,8 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     app.state.host = ModelHost(config, queue_size=settings.queue_size, request_timeout_s=settings.request_timeout_s)
     app.state.host.engine = engine
     app.state.host.on_queue_change = app.state.telemetry.queue_depth.set
-    app.state.watches = WatchManager(app)
     app.state.alerts = Alerts(EventStore(settings.events_dir), public_url=settings.public_url)
+    app.state.watches = WatchManager(app)
     app.state.reloading = False
     errors.install(app)
     app.add_middleware(RequestContext, settings=settings, telemetry=app.state.telemetry)
@@ -166,15 +176,19 @@ class ReloadRequest(BaseModel):
     model: str | None = Field(None, description="Hub id or local model directory.")
 
 
-@api_router.post("/v1/admin/reload", tags=["operations"])
-async def reload(body: ReloadRequest, request: Request):
-    """Drain in-flight requests and load another model; on failure the current one keeps serving."""
-    state = request.app.state
-    admin = state.settings.admin()
+def require_admin(request: Request) -> None:
+    admin = request.app.state.settings.admin()
     if not admin:
         raise APIError(403, "Reloading is off: start the server with an admin key (--admin-key or TRIO_ADMIN_KEYS).")
     if not key_in(presented_key(request), admin):
         raise APIError(403, "Reloading needs an admin key.")
+
+
+@api_router.post("/v1/admin/reload", tags=["operations"])
+async def reload(body: ReloadRequest, request: Request):
+    """Drain in-flight requests and load another model; on failure the current one keeps serving."""
+    state = request.app.state
+    require_admin(request)
     changes = body.model_dump(exclude_none=True)
     try:
         config = load_config(state.host.config, **changes)
@@ -188,6 +202,29 @@ async def reload(body: ReloadRequest, request: Request):
     if not ok:
         raise APIError(422, f"Reload failed, still serving {state.host.config.model}: {message}")
     return {"status": "ok", "model": config.model, "message": message}
+
+
+@api_router.post("/v1/admin/watches/reload", tags=["operations"])
+async def reload_watches(request: Request):
+    """Read the watches file again (as SIGHUP does): new watches start, removed ones stop, changed ones restart,
+    the others run on untouched. A malformed file is a 400 naming its line and key, and changes nothing."""
+    require_admin(request)
+    if request.app.state.settings.watches is None:
+        raise APIError(400, "This server has no watches file: start it with --watches FILE.")
+    try:
+        changes = await run_in_threadpool(request.app.state.watches.supervisor.reload)
+    except TrioError as error:
+        raise APIError(400, str(error)) from None
+    request.app.state.watches.count()
+    return {"status": "ok", **changes}
+
+
+async def reload_watches_file(app: FastAPI) -> None:
+    try:
+        await run_in_threadpool(app.state.watches.supervisor.reload)
+    except TrioError as error:
+        log.error("Not reloaded, the watches run on as they were: %s", error)
+    app.state.watches.count()
 
 
 # Middleware ---------------------------------------------------------------------------------------

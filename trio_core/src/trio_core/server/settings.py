@@ -47,6 +47,9 @@ class ServerSettings(BaseSettings):
     events_dir: Path | None = Field(
         None, description="The event store's folder (default: trio's per-user data folder)."
     )
+    watches: Path | None = Field(
+        None, description="A watches file (TOML) whose watches run from start-up; SIGHUP reloads it."
+    )
     public_url: str | None = Field(
         None, description="The server's address as sinks reach it (http://host:8000): webhooks may link snapshots."
     )

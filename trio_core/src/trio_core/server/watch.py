@@ -5,6 +5,12 @@ source under the server's rules (media roots, SSRF guard), runs the watch on a w
 thread that takes the model's turn for each frame, and streams each event as SSE: the event
 name is its ``type``, the data its JSON (an alert's with the frame as ``jpeg_b64``). A
 heartbeat goes out when nothing else did for a while; closing the stream stops the watch.
+
+Watches that outlive a request are the server's :class:`~trio_core.standing.Supervisor`'s:
+the standing watches of ``--watches FILE`` (reloaded on SIGHUP or ``POST
+/v1/admin/watches/reload``) and those started with ``"background": true`` (the dashboard's).
+``GET /v1/watch`` lists them all with their state; ``GET /v1/watch/live`` streams every
+watch's events and changes of state (the dashboard's live view, :mod:`.live`).
 """
 
 from __future__ import annotations
@@ -14,14 +20,17 @@ import contextlib
 import threading
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from ..errors import TrioError
 from ..sources import uri_scheme
 from ..sources.stream import is_live_http
-from ..watch import Condition, Watch, WatchSettings
+from ..standing import Entry, Supervisor, WatchSpec
+from ..watch import Condition, Watch, WatchSettings, jpeg_bytes
 from .errors import APIError, stream_error
+from .live import LiveHub
 from .media import MediaResolver
 from .streams import sse
 
@@ -57,16 +66,66 @@ class WatchRequest(BaseModel):
         None, ge=0.0, le=86_400, description="Seconds of the source after an alert's start before it may start again."
     )
     max_side: int | None = Field(None, ge=28, description="Longest frame side (aspect ratio kept; clamped).")
+    background: bool = Field(
+        False, description="Run on in the server, like a standing watch, until stopped (DELETE): the answer is its "
+        "listing, not an event stream.",
+    )  # fmt: skip
 
 
 class WatchManager:
+    """The server's watches: those streaming to a request (``watches``) and the supervisor's (standing, background)."""
+
     def __init__(self, app):
+        state = app.state
         self.app = app
         self.watches: dict[str, Watch] = {}
+        self.hub = LiveHub()
+        self.supervisor = Supervisor(
+            state.settings.watches, engine=lambda: state.host.engine, alerts=state.alerts,
+            on_answer=state.telemetry.answered, publish=self._published, changed=self._changed,
+        )  # fmt: skip
+        self.resolvers: dict[str, MediaResolver] = {}  # what a background watch's fetched video needs, until removed
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """At start-up: the standing watches of the file run, each frame waiting for the model's turn."""
+        self.hub.bind(loop)
+        self.supervisor.turn = model_turn(self.app.state.host, loop)
+        self.supervisor.start()
+        self.count()
+
+    def _published(self, standing, event) -> None:
+        if event.type == "alert":
+            self.app.state.telemetry.alerts.inc()
+        self.hub.event(event)
+
+    def _changed(self, standing) -> None:
+        self.hub.watch(standing.describe())
+
+    def find(self, watch_id: str) -> Watch | None:
+        standing = self.supervisor.watches.get(watch_id)
+        return standing.watch if standing is not None else self.watches.get(watch_id)
+
+    def listing(self) -> list[dict]:
+        streams = [{**watch.describe(), "kind": "stream", "state": "running"} for watch in self.watches.values()]
+        return streams + self.supervisor.describe()
+
+    def api_started(self) -> int:
+        """Watches callers started and running (streams, background ones): ``max_watches`` bounds these, not the
+        file's."""
+        supervised = self.supervisor.watches.values()
+        background = sum(standing.kind == "background" and standing.running for standing in supervised)
+        return len(self.watches) + background
+
+    def count(self) -> None:
+        running = sum(standing.running for standing in self.supervisor.watches.values())
+        self.app.state.telemetry.watches.set(len(self.watches) + running)
 
     async def stop_all(self) -> None:
         for watch in list(self.watches.values()):
             watch.stop()
+        await run_in_threadpool(self.supervisor.stop_all)
+        for resolver in self.resolvers.values():
+            resolver.__exit__(None, None, None)
 
 
 @router.post("/v1/watch", responses={200: {"content": {"text/event-stream": {}}}})
@@ -75,11 +134,11 @@ async def start_watch(body: WatchRequest, request: Request):
     state = request.app.state
     engine = state.host.ready_engine()
     manager: WatchManager = state.watches
-    if len(manager.watches) >= state.settings.max_watches:
-        raise APIError(429, f"Already {len(manager.watches)} watches running (the most this server runs).",
+    if manager.api_started() >= state.settings.max_watches:
+        raise APIError(429, f"Already {manager.api_started()} watches running (the most this server runs).",
                        headers={"Retry-After": "30"})  # fmt: skip
-    if body.name is not None and body.name in manager.watches:
-        raise APIError(409, f"A watch called {body.name!r} is already running: stop it or pick another name.")
+    if body.name is not None and (body.name in manager.watches or body.name in manager.supervisor.watches):
+        raise APIError(409, f"A watch called {body.name!r} already exists: stop it or pick another name.")
     resolver = MediaResolver(state.settings)
     for sink in body.sinks:
         if (uri_scheme(sink) or "").lower() in ("http", "https"):  # the server posts there: the media URL rules apply
@@ -92,6 +151,8 @@ async def start_watch(body: WatchRequest, request: Request):
         cooldown_s=cooldown,
         max_side=min(body.max_side or engine.config.max_side, state.settings.request_max_side),
     )
+    if body.background:
+        return await start_background(manager, body, target, settings, resolver)
     loop = asyncio.get_running_loop()
     watch = Watch(
         engine, target, body.conditions, settings, label=body.source, turn=model_turn(state.host, loop),
@@ -100,6 +161,24 @@ async def start_watch(body: WatchRequest, request: Request):
     # Opened now: no source for it, nothing listening, a refused password are a 4xx, not an event in the stream.
     await run_in_threadpool(watch.open)
     return StreamingResponse(events(request, watch, resolver), media_type="text/event-stream")
+
+
+async def start_background(manager: WatchManager, body: WatchRequest, target, settings, resolver) -> JSONResponse:
+    import uuid
+
+    name = body.name or uuid.uuid4().hex[:12]
+    spec = WatchSpec(source=str(target), conditions=body.conditions, sinks=body.sinks, **settings.model_dump())
+    try:
+        # Opened once now, as a stream's watch is: no source for it or a refused password is a 4xx, not a state.
+        engine = manager.app.state.host.ready_engine()
+        await run_in_threadpool(Watch(engine, target, body.conditions, settings, label=body.source).open)
+    except TrioError:
+        resolver.__exit__(None, None, None)
+        raise
+    manager.resolvers[name] = resolver
+    standing = manager.supervisor.add(Entry(name, spec, {"source": body.source, "sinks": body.sinks}))
+    manager.count()
+    return JSONResponse(standing.describe(), status_code=201)
 
 
 def watch_target(resolver: MediaResolver, source: str):
@@ -139,7 +218,7 @@ async def events(request: Request, watch: Watch, resolver: MediaResolver):
     room = threading.BoundedSemaphore(BACKLOG)  # the watch waits while a slow client is this far behind
     # Registered here, not in the handler: a stream that never starts then holds no slot.
     state.watches.watches[watch.id] = watch
-    state.telemetry.watches.set(len(state.watches.watches))
+    state.watches.count()
 
     def produce() -> None:  # on a worker thread: the watch reads and runs the model there
         def put(item) -> None:
@@ -152,6 +231,7 @@ async def events(request: Request, watch: Watch, resolver: MediaResolver):
             for event in watch:
                 if event.type == "alert":
                     state.telemetry.alerts.inc()
+                state.watches.hub.event(event)
                 put(sse(event.to_dict(jpeg=True), event.type))
         except Exception as error:  # the stream says what went wrong, then ends
             put(sse(watch.event("error", message=stream_error(error)["error"]["message"]).to_dict(), "error"))
@@ -176,21 +256,72 @@ async def events(request: Request, watch: Watch, resolver: MediaResolver):
             room.release()
         await asyncio.gather(producer, return_exceptions=True)
         state.watches.watches.pop(watch.id, None)
-        state.telemetry.watches.set(len(state.watches.watches))
+        state.watches.count()
+        state.watches.hub.removed(watch.id)
         resolver.__exit__(None, None, None)
 
 
 @router.get("/v1/watch")
 async def list_watches(request: Request):
-    """The watches running, with their counters (credentials in sources masked)."""
-    return {"watches": [watch.describe() for watch in request.app.state.watches.watches.values()]}
+    """Every watch: streaming to a request (``kind`` stream), from the watches file (standing) or started in the
+    background, with its ``state`` (running, reconnecting, retrying, failed, ended, stopped), its ``error``, and
+    its counters (credentials in sources masked)."""
+    return {"watches": request.app.state.watches.listing()}
+
+
+@router.get("/v1/watch/live", responses={200: {"content": {"text/event-stream": {}}}})
+async def live_updates(request: Request):
+    """Every watch's events (``result``, ``alert``, ``cleared``, ... without images) and ``watch`` listings as its
+    state changes, as server-sent events: first a ``watches`` event with the current listing."""
+    manager: WatchManager = request.app.state.watches
+    return StreamingResponse(manager.hub.stream(request, manager.listing), media_type="text/event-stream")
+
+
+@router.get("/v1/watch/{watch_id}/frame.jpg", responses={200: {"content": {"image/jpeg": {}}}})
+async def latest_frame(watch_id: str, request: Request):
+    """The newest frame the watch analysed, as the model saw it."""
+    watch = request.app.state.watches.find(watch_id)
+    frame = watch.last_frame if watch is not None else None
+    if frame is None:
+        raise APIError(404, f"Watch {watch_id!r} has analysed no frame yet." if watch else f"No watch {watch_id!r}.")
+    data = await run_in_threadpool(jpeg_bytes, frame.image)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.delete("/v1/watch/{watch_id}")
 async def stop_watch(watch_id: str, request: Request):
-    """Stop a watch; its event stream ends with an ``ended`` event."""
-    watch = request.app.state.watches.watches.get(watch_id)
+    """Stop a watch: a stream's ends with an ``ended`` event; a background one is gone; a standing one stays
+    listed as ``stopped`` until started again or the file reloaded."""
+    manager: WatchManager = request.app.state.watches
+    standing = manager.supervisor.watches.get(watch_id)
+    if standing is not None:
+        if standing.kind == "standing":
+            await run_in_threadpool(standing.stop, 10.0)
+        else:
+            manager.supervisor.remove(watch_id)
+            resolver = manager.resolvers.pop(watch_id, None)
+            if resolver is not None:
+                await run_in_threadpool(standing.stop, 10.0)
+                resolver.__exit__(None, None, None)
+            manager.hub.removed(watch_id)
+        manager.count()
+        return {"id": watch_id, "state": "stopped" if standing.kind == "standing" else "removed"}
+    watch = manager.watches.get(watch_id)
     if watch is None:
         raise APIError(404, f"No watch {watch_id!r} is running.")
     watch.stop()
     return {"id": watch_id, "state": "stopping"}
+
+
+@router.post("/v1/watch/{watch_id}/start")
+async def start_standing(watch_id: str, request: Request):
+    """Start a standing watch again (stopped, failed or ended): it reads the source anew."""
+    manager: WatchManager = request.app.state.watches
+    standing = manager.supervisor.watches.get(watch_id)
+    if standing is None:
+        raise APIError(404, f"No standing watch {watch_id!r}" + (" (it streams to a request)." if watch_id in
+                       manager.watches else "."))  # fmt: skip
+    if not standing.running:
+        standing.start()
+    manager.count()
+    return standing.describe()

@@ -1,0 +1,165 @@
+"""Standing watches: the TOML file (its errors name a line and a key), the supervisor, reloading, `trio watch --config`."""
+
+import json
+import time
+
+import pytest
+
+from tests.cli import run_trio
+from tests.watch.conftest import ORANGE
+from trio_core.errors import ConfigError
+from trio_core.standing import Supervisor, read_watches
+from trio_core.watch import conditions_from
+
+FILE = """\
+[defaults]
+fps = 4
+cooldown_s = 0
+sinks = ["mqtt://trio:${{MQTT_PASSWORD}}@127.0.0.1:1883"]
+
+[watches.front-door]
+source = "rtsp://admin:${{DOOR_PASSWORD}}@127.0.0.1:9/stream1"
+conditions = ["Is someone at the door?", {{ id = "package", question = "Is there a package?" }}]
+confirm = 2
+
+[watches.clip]
+source = "{clip}"
+conditions = ["{question}"]
+"""
+SECRETS = {"MQTT_PASSWORD": "mqtt-s3cret", "DOOR_PASSWORD": "door-s3cret"}
+
+
+def write(tmp_path, text: str, name: str = "watches.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_file_gives_each_watch_its_settings_defaults_and_secrets_from_the_environment(tmp_path):
+    entries = read_watches(write(tmp_path, FILE.format(clip="yard.mp4", question=ORANGE)), SECRETS)
+    door, clip = entries["front-door"], entries["clip"]
+    assert door.spec.source == "rtsp://admin:door-s3cret@127.0.0.1:9/stream1"
+    assert (door.spec.confirm, door.spec.fps, clip.spec.confirm, clip.spec.fps) == (2, 4.0, 1, 4.0)
+    assert door.spec.sinks == clip.spec.sinks == ["mqtt://trio:mqtt-s3cret@127.0.0.1:1883"]
+    # What may be shown: the source as the file writes it, masked, never the secret.
+    assert door.label == "rtsp://***@127.0.0.1:9/stream1" and door.sinks == ["mqtt://***@127.0.0.1:1883"]
+    assert [condition.id for condition in conditions_from(door.spec.conditions)] == ["is-someone-at-the-door",
+                                                                                      "package"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("confirm = 2", "confirm = 0"), "line 9: watches.front-door.confirm: Input should be greater than or equal to 1."),
+        (("confirm = 2", "confrim = 2"), "line 9: watches.front-door.confrim: unknown setting; a watch has clear,"),
+        (("fps = 4", "fps = 'fast'"), "line 2: defaults.fps: Input should be a valid number"),
+        (("confirm = 2", "confirm = "), "Invalid value (at line 9, column 11)."),
+        (("[watches.clip]", "[watches.'a b']"), "line 11: watches.\"a b\": the watch name 'a b' must be 1 to 64"),
+        (("[defaults]", "[default]"), "line 1: default: unknown table 'default'"),
+        (("DOOR_PASSWORD", "NOT_SET_ANYWHERE"), "line 7: watches.front-door.source: the environment variable "
+         "NOT_SET_ANYWHERE is not set."),
+        (('conditions = ["Is', 'conditions = [] #'), "line 8: watches.front-door.conditions: List should have at least 1"),
+    ],
+)  # fmt: skip
+def test_a_malformed_file_is_one_error_naming_its_line_and_key(tmp_path, change, expected):
+    path = write(tmp_path, FILE.format(clip="yard.mp4", question=ORANGE).replace(*change, 1))
+    with pytest.raises(ConfigError) as error:
+        read_watches(path, SECRETS)
+    assert str(error.value).startswith(f"{path}") and expected in str(error.value)
+    assert "s3cret" not in str(error.value)
+
+
+def test_a_missing_file_is_one_sentence(tmp_path):
+    with pytest.raises(ConfigError, match="Cannot read the watches file .*nope.toml: No such file"):
+        read_watches(tmp_path / "nope.toml")
+
+
+def wait_for(check, timeout=60.0, every=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def supervisor(path, engine, **options):
+    import contextlib
+    import threading
+
+    lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def turn():
+        with lock:
+            yield engine
+
+    events = []
+    running = Supervisor(path, engine=lambda: engine, turn=turn, publish=lambda s, e: events.append(e), **options)
+    return running, events
+
+
+def test_an_unreachable_camera_retries_while_the_other_watch_runs_and_alerts(tmp_path, tiny_engine, appears):
+    path = write(tmp_path, FILE.format(clip=appears, question=ORANGE).replace('sinks = ["mqtt', '# sinks = ["mqtt'))
+    running, events = supervisor(path, tiny_engine, environ=SECRETS)
+    running.start()
+    try:
+        wait_for(lambda: running.watches["clip"].state == "ended")
+        door = running.watches["front-door"]
+        assert door.state == "retrying" and door.error.startswith("Nothing is listening at 127.0.0.1:9")
+        listing = {item["id"]: item for item in running.describe()}
+        assert listing["front-door"]["retry_in_s"] >= 0 and "s3cret" not in json.dumps(listing)
+        assert listing["clip"]["alerts"] >= 1 and listing["clip"]["state"] == "ended"
+        assert any(e.type == "alert" and e.watch == "clip" for e in events)
+    finally:
+        running.stop_all()
+    assert {standing.state for standing in running.watches.values()} == {"stopped", "ended"}
+
+
+def test_reloading_applies_only_what_changed(tmp_path, tiny_engine, appears):
+    path = write(tmp_path, FILE.format(clip=appears, question=ORANGE).replace('sinks = ["mqtt', '# sinks = ["mqtt'))
+    running, _ = supervisor(path, tiny_engine, environ=SECRETS)
+    running.start()
+    try:
+        door = running.watches["front-door"]
+        wait_for(lambda: door.state == "retrying")
+        text = path.read_text().replace("confirm = 2", "confirm = 3")
+        path.write_text(text.replace("[watches.clip]", "[watches.yard]"))
+        assert running.reload() == {"started": ["yard"], "stopped": ["clip"], "restarted": ["front-door"],
+                                    "unchanged": []}  # fmt: skip
+        assert running.watches["front-door"] is not door and running.watches["front-door"].entry.spec.confirm == 3
+        yard, door = running.watches["yard"], running.watches["front-door"]
+        assert running.reload()["unchanged"] == ["front-door", "yard"]
+        assert running.watches["yard"] is yard and running.watches["front-door"] is door  # not restarted
+        path.write_text(text.replace("fps = 4", "fps = -1"))
+        with pytest.raises(ConfigError, match="line 2: defaults.fps"):
+            running.reload()
+        assert running.watches["front-door"] is door and door.running  # a bad edit changes nothing
+    finally:
+        running.stop_all()
+
+
+def test_trio_watch_config_runs_every_watch_of_the_file(tmp_path, appears):
+    text = FILE.format(clip=appears, question=ORANGE).replace('sinks = ["mqtt', '# sinks = ["mqtt')
+    text = text.replace("rtsp://admin:${DOOR_PASSWORD}@127.0.0.1:9/stream1", str(appears))
+    path = write(tmp_path, text.replace("Is someone at the door?", ORANGE))
+    result = run_trio("watch", "--config", str(path), "--model", "trio-tiny", "--max-tokens", "4", "--json",
+                      "--filter", "dedup.threshold=0", "--events-dir", str(tmp_path / "events"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    ended = {event["watch"]: event for event in events if event["type"] == "ended"}
+    assert set(ended) == {"front-door", "clip"} and all(e["reason"] == "source ended" for e in ended.values())
+    assert {event["watch"] for event in events if event["type"] == "alert"} == {"front-door", "clip"}
+    listed = run_trio("events", "list", "--json", "--events-dir", str(tmp_path / "events"), check=True)
+    assert {json.loads(line)["watch"] for line in listed.stdout.splitlines()} == {"front-door", "clip"}
+
+
+def test_trio_watch_config_with_a_bad_file_says_where_and_exits_1(tmp_path):
+    path = write(tmp_path, "[watches.x]\nsource = 'a.mp4'\nconditions = ['Is it?']\nfps = 0\n")
+    result = run_trio("watch", "--config", str(path), "--model", "trio-tiny")
+    assert result.returncode == 1 and f"Error: {path}, line 4: watches.x.fps: Input should be greater than 0" in (
+        result.stderr
+    )
+    both = run_trio("watch", "a.mp4", "--config", str(path), "--model", "trio-tiny")
+    assert both.returncode == 2 and "give no SOURCE or --condition" in both.stderr
