@@ -40,6 +40,8 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     from ..event_store import EventStore
     from .analysis import router as analysis_router
     from .completions import router as completions_router
+    from .dashboard import Sessions, static_files
+    from .dashboard import router as dashboard_router
     from .events import router as events_router
     from .watch import WatchManager
     from .watch import router as watch_router
@@ -78,6 +80,7 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     app.state.alerts = Alerts(EventStore(settings.events_dir), public_url=settings.public_url)
     app.state.watches = WatchManager(app)
     app.state.reloading = False
+    app.state.sessions = Sessions()
     errors.install(app)
     app.add_middleware(RequestContext, settings=settings, telemetry=app.state.telemetry)
 
@@ -88,6 +91,8 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     app.include_router(completions_router, dependencies=guarded)
     app.include_router(watch_router, dependencies=guarded)
     app.include_router(events_router, dependencies=guarded)
+    app.include_router(dashboard_router)  # its pages ask for a login themselves
+    app.mount("/static", static_files(), name="static")
     return app
 
 
@@ -105,12 +110,20 @@ def key_in(key: str | None, keys: set[str]) -> bool:
 
 
 async def require_key(request: Request) -> None:
-    """Every endpoint but /healthz needs one of the API keys, when keys are configured."""
+    """Every endpoint but /healthz needs one of the API keys, when keys are configured (or the dashboard's session,
+    with its CSRF token for what changes something)."""
+    from .dashboard import session_allows
+
     keys = request.app.state.settings.keys()
     if not keys:
         return
     key = presented_key(request)
     if key is None:
+        allowed = session_allows(request)
+        if allowed:
+            return
+        if allowed is False:
+            raise APIError(403, "A logged-in page must send its CSRF token (X-Trio-CSRF) to change anything.")
         raise APIError(
             401, "Missing API key: send 'Authorization: Bearer <key>'.", headers={"WWW-Authenticate": "Bearer"}
         )
