@@ -20,6 +20,7 @@ from trio_core.chat_templates import media_frames
 from trio_core.generation import Batch, RequestHook, batchable, batches, close_hooks, finish_request, start_request
 from trio_core.tokens import IncrementalDecoder, answer_token_ids, stop_token_ids, visual_token_ids
 
+from .constrained import JsonGrammars
 from .families import TorchFamily
 
 _DONE = object()
@@ -41,6 +42,9 @@ class TorchModel(LoadedModel):
         self.stop_token_ids = stop_token_ids(model.generation_config.eos_token_id, self.tokenizer, family.end_tokens)
         self.visual_token_ids = visual_token_ids(processor)
         self.yes_ids, self.no_ids = answer_token_ids(self.tokenizer, "yes"), answer_token_ids(self.tokenizer, "no")
+        self.json_grammars = JsonGrammars(self.tokenizer, self.stop_token_ids)
+        text_config = getattr(model.config, "text_config", model.config)
+        self.max_model_len = getattr(text_config, "max_position_embeddings", None)
         # One long-lived thread runs generate: the caller's thread stays free to stream text, and
         # torch's intra-op thread pool is created once rather than for every request.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trio-generate")
@@ -78,10 +82,17 @@ class TorchModel(LoadedModel):
         return kwargs
 
     def yes_no_kwargs(self, settings: GenerationSettings, stats: list[GenerationStats]) -> dict:
-        """With ``settings.yes_no``, the logits processor that fills each row's yes/no probabilities."""
-        if not (settings.yes_no and self.yes_ids and self.no_ids):
-            return {}
-        return {"logits_processor": LogitsProcessorList([_YesNo(self.yes_ids, self.no_ids, stats)])}
+        """The logits processors: with ``settings.yes_no`` the one that fills each row's yes/no probabilities (it
+        sees the model's own distribution), with ``settings.json_schema`` the one that keeps the answer valid."""
+        processors = []
+        if settings.yes_no and self.yes_ids and self.no_ids:
+            processors.append(_YesNo(self.yes_ids, self.no_ids, stats))
+        if settings.json_schema is not None:
+            processors.append(self.json_grammars.processor(settings.json_schema, rows=len(stats)))
+        return {"logits_processor": LogitsProcessorList(processors)} if processors else {}
+
+    def check_json_schema(self, schema: dict) -> None:
+        self.json_grammars.grammar(schema)
 
     def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
         tokens: queue.SimpleQueue = queue.SimpleQueue()

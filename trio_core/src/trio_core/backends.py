@@ -27,6 +27,8 @@ class GenerationSettings:
     yes_no: bool = False
     # End the answer before the first of these strings (it is not shown); finish_reason "stop".
     stop: tuple[str, ...] = ()
+    # Constrain the answer to JSON valid under this schema (``{"type": "object"}``: any JSON object).
+    json_schema: dict | None = None
 
     @classmethod
     def from_config(cls, config: EngineConfig, **overrides: Any) -> GenerationSettings:
@@ -37,6 +39,7 @@ class GenerationSettings:
             "seed": config.seed,
             "yes_no": False,
             "stop": (),
+            "json_schema": None,
         }
         unknown = sorted(set(overrides) - set(values))
         if unknown:
@@ -44,7 +47,7 @@ class GenerationSettings:
 
             raise ConfigError(
                 f"Unknown setting {', '.join(unknown)} for an answer: use max_tokens, temperature, top_p, seed, "
-                "stop, yes_no or strip_thinking (other settings belong to TrioCore(...))."
+                "stop, yes_no, json_schema or strip_thinking (other settings belong to TrioCore(...))."
             )
         values.update({key: value for key, value in overrides.items() if value is not None})
         values["stop"] = (values["stop"],) if isinstance(values["stop"], str) else tuple(values["stop"])
@@ -96,6 +99,7 @@ class LoadedModel(ABC):
     dtype: str
     request_hooks: list[RequestHook] | None = None
     raw_library: str | None = None  # what raw_generate calls ("transformers generate"), for reports
+    max_model_len: int | None = None  # the context the model was trained for, in tokens (None: not known)
 
     @abstractmethod
     def prepare(self, messages: list[Message]) -> PreparedPrompt:
@@ -118,6 +122,13 @@ class LoadedModel(ABC):
         Here they run one after another; a backend may run them together.
         """
         return ["".join(self.generate(prompt, settings, stat)) for prompt, stat in zip(prompts, stats, strict=True)]
+
+    def check_json_schema(self, schema: dict) -> None:
+        """Refuse, with a :class:`~trio_core.errors.ConfigError` that names the problem, a schema the backend cannot
+        constrain answers to (``GenerationSettings.json_schema``). A backend that constrains answers overrides it."""
+        from .errors import ConfigError
+
+        raise ConfigError(f"The {self.backend} backend cannot constrain answers to a JSON schema.")
 
     def raw_generate(self, frames: list, question: str, *, fps: float, max_tokens: int) -> list[int]:
         """The greedy answer's token ids to ``question`` about ``frames`` (one: an image; more: a video at

@@ -647,6 +647,7 @@ def doctor(as_json):
 def _add_core_commands() -> None:
     from .bench_events import events_bench
     from .bench_overhead import overhead
+    from .bench_structured import structured_bench
     from .events_cli import events
     from .server.bench import serve_bench
 
@@ -654,6 +655,7 @@ def _add_core_commands() -> None:
     bench.add_command(overhead)
     bench.add_command(events_bench)
     bench.add_command(serve_bench)
+    bench.add_command(structured_bench)
 
 
 def _add_plugin_commands() -> None:

@@ -224,6 +224,8 @@ class TrioCore:
         model = self._loaded()
         strip = settings.pop("strip_thinking", self.config.strip_thinking)
         generation = GenerationSettings.from_config(self.config, **settings)
+        if generation.json_schema is not None:
+            model.check_json_schema(generation.json_schema)  # an unusable schema fails before the model runs
         deltas: list[str] = []
         stream = answer(model, messages, generation, metrics, strip_thinking=strip, started=started)
         while True:

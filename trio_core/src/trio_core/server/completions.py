@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..chat import Message, TextPart
+from ..errors import TrioError
 from ..sdk import TrioCore
 from .conversation import frames_part, image_part, video_part
 from .errors import APIError, stream_error
@@ -57,11 +58,37 @@ ContentPart = Annotated[TextContent | ImageContent | VideoURLContent | VideoFram
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[ContentPart] | None = None
+    # A bare string among the parts is text: older Frigate releases send the prompt that way.
+    content: str | list[ContentPart | str] | None = None
 
 
 class StreamOptions(BaseModel):
     include_usage: bool = False
+
+
+class JsonSchemaFormat(BaseModel):
+    name: str = Field("answer", max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = None
+    json_schema: dict = Field(default_factory=lambda: {"type": "object"}, alias="schema")
+    strict: bool | None = Field(None, description="Answers always follow the schema here, strict or not.")
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's ``response_format``: free text, any JSON object, or JSON valid under a schema (constrained
+    decoding: the answer always parses against it)."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    def schema_to_follow(self) -> dict | None:
+        if self.type == "text":
+            return None
+        if self.type == "json_object":
+            return {"type": "object"}
+        if self.json_schema is None:
+            raise APIError(400, "response_format: type json_schema needs a json_schema object with its schema.",
+                           param="response_format.json_schema")  # fmt: skip
+        return self.json_schema.json_schema
 
 
 class ChatRequest(BaseModel):
@@ -77,6 +104,7 @@ class ChatRequest(BaseModel):
     n: int = Field(1, ge=1, le=1, description="Only one choice is generated.")
     stream: bool = False
     stream_options: StreamOptions | None = None
+    response_format: ResponseFormat | None = None
 
 
 class ModelCard(BaseModel):
@@ -84,6 +112,7 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str = "trio"
+    max_model_len: int | None = Field(None, description="The model's context, in tokens (as vLLM reports it).")
 
 
 class ModelList(BaseModel):
@@ -100,7 +129,9 @@ def served_names(engine: TrioCore) -> set[str]:
 async def models(request: Request) -> ModelList:
     host = request.app.state.host
     engine = host.ready_engine()
-    return ModelList(data=[ModelCard(id=engine.config.model, created=int(host.loaded_at or time.time()))])
+    card = ModelCard(id=engine.config.model, created=int(host.loaded_at or time.time()),
+                     max_model_len=engine.model.max_model_len)  # fmt: skip
+    return ModelList(data=[card])
 
 
 @router.post("/v1/chat/completions", tags=["openai"])
@@ -113,12 +144,19 @@ async def chat_completions(body: ChatRequest, request: Request):
     stops = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
     if len(stops) > 4:
         raise APIError(400, "stop: give at most 4 strings.", param="stop")
+    schema = body.response_format.schema_to_follow() if body.response_format else None
+    if schema is not None:
+        try:
+            await run_in_threadpool(engine.model.check_json_schema, schema)
+        except TrioError as error:
+            raise APIError(400, f"response_format: {error}", param="response_format") from None
     settings = app.settings.answer_settings(
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
         seed=body.seed,
         stop=tuple(stops),
+        json_schema=schema,
     )
     deadline = time.monotonic() + app.settings.request_timeout_s
     reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
@@ -190,8 +228,8 @@ def to_messages(engine: TrioCore, resolver: MediaResolver, chat: list[ChatMessag
         parts = []
         for index, part in enumerate(content):
             what = f"messages[{number}].content[{index}]"
-            if isinstance(part, TextContent):
-                parts.append(TextPart(part.text))
+            if isinstance(part, str | TextContent):
+                parts.append(TextPart(part if isinstance(part, str) else part.text))
             elif role != "user":
                 raise APIError(400, f"{what}: only user messages may carry images or videos.", param=what)
             elif isinstance(part, ImageContent):
