@@ -150,3 +150,85 @@ def test_old_frigate_releases_send_the_prompt_as_a_bare_string_among_the_parts(s
     body = {"model": "trio-tiny", "messages": [{"role": "user", "content": content}]}
     reply = httpx.post(url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
     assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "yes"
+
+
+# LLM Vision (valentinfrlch/ha-llmvision 1.7.0, providers.py), "Custom OpenAI" provider: a plain POST to the URL the
+# user gives (…/v1 gets /chat/completions added), a text label before each image, the prompt last, the system
+# prompt first, max_completion_tokens, temperature and top_p; json_schema "response" with strict when asked. Its
+# connection check is a text-only "Hi" that must answer 200 with JSON.
+def llmvision_body(*, structured: bool) -> dict:
+    content = []
+    for number in (1, 2):
+        content += [{"type": "text", "text": f"Image {number}:"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{jpeg_b64()}"}}]  # fmt: skip
+    content.append({"type": "text", "text": "Is there a red circle? Answer yes or no."})
+    body = {
+        "model": "trio-tiny",
+        "messages": [{"role": "system", "content": "You describe security camera images briefly."},
+                     {"role": "user", "content": content}],
+        "max_completion_tokens": 64, "temperature": 0.5, "top_p": 0.9,
+    }  # fmt: skip
+    if structured:
+        schema = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+                  "required": ["answer"], "additionalProperties": False}  # fmt: skip
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": schema,
+                                                                          "strict": True}}  # fmt: skip
+    return body
+
+
+def test_llm_vision_custom_openai_handshake_and_requests(server):
+    import json
+
+    import httpx
+
+    url, _ = server
+    endpoint, headers = url + "/v1/chat/completions", {"Content-type": "application/json",
+                                                       "Authorization": f"Bearer {KEY}"}  # fmt: skip
+    hi = {"model": "trio-tiny", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}
+    handshake = httpx.post(endpoint, json=hi, headers=headers, timeout=60)
+    assert handshake.status_code == 200 and handshake.headers["content-type"] == "application/json"
+    reply = httpx.post(endpoint, json=llmvision_body(structured=False), headers=headers, timeout=60).json()
+    assert reply["choices"][0]["message"]["content"]
+    reply = httpx.post(endpoint, json=llmvision_body(structured=True), headers=headers, timeout=60).json()
+    assert json.loads(reply["choices"][0]["message"]["content"])["answer"] in ("yes", "no")
+
+
+# Home Assistant's own openai_conversation speaks OpenAI's Responses API and has no base URL setting, so it cannot
+# reach trio; two custom integrations speak chat completions with a configurable base URL:
+# - Extended OpenAI Conversation (jekalmin/extended_openai_conversation 2.0.0): models.list at setup, then system
+#   prompt + user text, top_p, temperature, user, max_tokens, and its functions as tools with tool_choice "auto";
+# - Local OpenAI LLM (skye-harris/hass_local_openai_llm 1.11.1), conversation and AI task: models.list at setup,
+#   stream=True, parallel_tool_calls, images (detail "auto") before the text, json_schema strict for AI task data,
+#   extra_body chat_template_kwargs. trio answers in text and never calls tools: the tool fields are accepted and
+#   ignored.
+HA_TOOLS = [{"type": "function", "function": {"name": "execute_services", "description": "Run a service.",
+             "parameters": {"type": "object", "properties": {"list": {"type": "array"}}}}}]  # fmt: skip
+
+
+def test_extended_openai_conversation_request(client):
+    assert [model.id for model in client.models.list()] == ["trio-tiny"]
+    reply = client.chat.completions.create(
+        model="trio-tiny", top_p=1, temperature=0.5, user="01JCONVERSATION", max_tokens=16,
+        messages=[{"role": "system", "content": "You are a smart home assistant."},
+                  {"role": "user", "content": "Is the garage door open?"}],
+        tools=HA_TOOLS, tool_choice="auto",
+    )  # fmt: skip
+    assert reply.choices[0].message.content and not reply.choices[0].message.tool_calls
+
+
+def test_local_openai_llm_ai_task_request_streams_json_that_parses(client):
+    import json
+
+    schema = {"type": "object", "properties": {"circle": {"type": "boolean"}}, "required": ["circle"],
+              "additionalProperties": False}  # fmt: skip
+    stream = client.chat.completions.create(
+        model="trio-tiny", stream=True, temperature=0.6, parallel_tool_calls=False, max_tokens=32,
+        messages=[{"role": "system", "content": "You are a smart home assistant."},
+                  {"role": "user", "content": [
+                      {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{jpeg_b64()}", "detail": "auto"}},
+                      {"type": "text", "text": "Is there a red circle in the driveway camera's snapshot?"}]}],
+        response_format={"type": "json_schema", "json_schema": {"name": "ai_task", "strict": True, "schema": schema}},
+        extra_body={"chat_template_kwargs": {"enable_thinking": False}},
+    )  # fmt: skip
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert isinstance(json.loads(text)["circle"], bool)

@@ -37,9 +37,13 @@ def free_port() -> int:
 class Mosquitto:
     """Mosquitto on a loopback port, in ``folder`` (a temporary one by default)."""
 
-    def __init__(self, folder: Path | None = None, users: dict[str, str] | None = None, *, nodelay: bool = False):
+    def __init__(
+        self, folder: Path | None = None, users: dict[str, str] | None = None, *, nodelay: bool = False,
+        tls: tuple[Path, Path] | None = None,
+    ):  # fmt: skip
         """``nodelay``: Mosquitto's ``set_tcp_nodelay true`` (off by default: Nagle's algorithm then holds each
-        acknowledgement after the first of a burst ~40 ms)."""
+        acknowledgement after the first of a burst ~40 ms). ``tls``: (certificate, key) files for a second,
+        TLS listener on ``tls_port`` (``mqtts://127.0.0.1:tls_port``)."""
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise TrioError("This needs the Mosquitto MQTT broker: run `apt-get install mosquitto` (or brew install).")
@@ -52,6 +56,10 @@ class Mosquitto:
                   "log_type error", f"user {getpass.getuser()}"]  # fmt: skip
         if nodelay:
             config.append("set_tcp_nodelay true")
+        self.tls_port = free_port() if tls else None
+        if tls:
+            certificate, key = tls
+            config += [f"listener {self.tls_port} 127.0.0.1", f"certfile {certificate}", f"keyfile {key}"]
         if users:
             passwords = folder / "passwords"
             passwords.touch()
@@ -73,7 +81,9 @@ class Mosquitto:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                for port in (self.port, self.tls_port):
+                    if port is not None:
+                        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)

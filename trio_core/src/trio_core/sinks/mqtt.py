@@ -73,14 +73,17 @@ class MqttConnection(SinkConnection):
         )
         if parts.username is not None:
             self.client.username_pw_set(unquote(parts.username), unquote(parts.password or "") or None)
+        self.tls = {"ca": options.get("ca") or None, "insecure": options.get("insecure", "").lower() in
+                    ("1", "true", "yes")} if tls else None  # fmt: skip
         if tls:
-            self.client.tls_set(ca_certs=options.get("ca") or None)
-            if options.get("insecure", "").lower() in ("1", "true", "yes"):
+            self.client.tls_set(ca_certs=self.tls["ca"])
+            if self.tls["insecure"]:
                 self.client.tls_insecure_set(True)
         self.client.will_set(f"{self.prefix}/availability", "offline", qos=1, retain=True)
         self.client.on_connect = self._connected
         self.client.on_socket_open = _no_delay
         self.client.on_disconnect = self._disconnected
+        self.client.on_connect_fail = self._connect_failed
         self.client.reconnect_delay_set(1, 30)
         self.client.max_inflight_messages_set(4 * self.batch_size)  # a whole batch in flight at once
         self.client.connect_async(*self.address, keepalive=30)
@@ -109,6 +112,36 @@ class MqttConnection(SinkConnection):
             watches = list(self.watches.values())
         for watch in watches:
             self._publish_watch(watch)
+
+    def _connect_failed(self, client, userdata) -> None:
+        problem = f"Cannot connect to the MQTT broker at {self.where}: {self._why()}"
+        if problem != self._problem:
+            log.error("%s", problem)
+        self._problem = problem
+
+    def _why(self) -> str:
+        """What paho does not say when a connection fails: connect (and shake hands) once more to find out."""
+        import socket
+        import ssl
+
+        try:
+            with socket.create_connection(self.address, timeout=5) as raw:
+                if self.tls is None:
+                    return "it closed the connection."
+                context = ssl.create_default_context(cafile=self.tls["ca"])
+                if self.tls["insecure"]:
+                    context.check_hostname = False
+                with context.wrap_socket(raw, server_hostname=self.address[0]):
+                    return "the TLS handshake succeeded on a retry; it may be overloaded."
+        except ssl.SSLCertVerificationError as error:
+            return (f"its TLS certificate is not trusted ({error.verify_message}): give ?ca=/path/ca.pem for a "
+                    "private CA, or add &insecure=true to skip the host name check.")  # fmt: skip
+        except ssl.SSLError as error:
+            return f"the TLS handshake failed ({error.reason or error}); is it a TLS port (mqtts://, 8883)?"
+        except ConnectionRefusedError:
+            return "connection refused; is the broker running, on this port?"
+        except OSError as error:
+            return f"{error.strerror or error}."
 
     def _disconnected(self, client, userdata, flags, reason, properties) -> None:
         if reason.is_failure and self._problem is None:
