@@ -143,3 +143,26 @@ def test_a_stop_string_ends_the_answer_and_the_generation(engines):
     result = engines["mlx"].analyze_frame(IMAGE, "What colour is the square?", stop=["u"])
     assert result.text == engines["torch"].analyze_frame(IMAGE, "What colour is the square?", stop=["u"]).text == "bl"
     assert result.finish_reason == "stop"
+
+
+SHAPES_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}, "colour": {"type": "string", "maxLength": 12},
+                   "count": {"type": "integer", "minimum": 0, "maximum": 9}},
+    "required": ["answer", "colour", "count"],
+    "additionalProperties": False,
+}  # fmt: skip
+
+
+def test_a_json_schema_constrains_the_mlx_answer_as_it_does_the_torch_one(engines):
+    import json
+
+    import jsonschema
+
+    for question in CLIP_QUESTIONS[:2]:
+        answers = {name: engine.analyze_video(CLIP, question, json_schema=SHAPES_SCHEMA, max_tokens=48)
+                   for name, engine in engines.items()}  # fmt: skip
+        assert answers["mlx"].text == answers["torch"].text, question
+        jsonschema.validate(json.loads(answers["mlx"].text), SHAPES_SCHEMA)
+        assert answers["mlx"].finish_reason == "stop"
+    assert engines["mlx"].model.max_model_len == engines["torch"].model.max_model_len == 4096

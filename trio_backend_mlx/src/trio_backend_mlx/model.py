@@ -19,9 +19,11 @@ from mlx_vlm.generate import generate_step
 from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt
 from trio_core.chat import Message
 from trio_core.chat_templates import media_frames
+from trio_core.constrained import JsonGrammars
 from trio_core.generation import Request, RequestHook, close_hooks, finish_request, start_request
 from trio_core.tokens import IncrementalDecoder, answer_token_ids, stop_token_ids, visual_token_ids
 
+from .constrained import JsonConstraint
 from .families import MLXFamily
 from .worker import MLXThread
 
@@ -45,6 +47,8 @@ class MLXModel(LoadedModel):
         self.stop_token_ids = stop_token_ids(configured_eos(model_dir, config), self.tokenizer, family.end_tokens)
         self.visual_token_ids = visual_token_ids(processor)
         self.yes_ids, self.no_ids = answer_token_ids(self.tokenizer, "yes"), answer_token_ids(self.tokenizer, "no")
+        self.json_grammars = JsonGrammars(self.tokenizer, self.stop_token_ids, JsonConstraint)
+        self.max_model_len = config.get("text_config", config).get("max_position_embeddings")
         # One long-lived thread runs every MLX computation: the caller's thread stays free to stream text,
         # and mlx-vlm's generation stream is always used from the same thread.
         self._worker = MLXThread("trio-mlx-generate")
@@ -69,7 +73,12 @@ class MLXModel(LoadedModel):
         kwargs = {"max_tokens": settings.max_tokens, "temperature": settings.temperature, "top_p": 1.0, "top_k": 0}
         if settings.temperature > 0:
             kwargs.update(top_p=settings.top_p, seed=settings.seed)
+        if settings.json_schema is not None:  # a new processor (its own matcher) for each answer
+            kwargs["logits_processors"] = [self.json_grammars.processor(settings.json_schema)]
         return kwargs
+
+    def check_json_schema(self, schema: dict) -> None:
+        self.json_grammars.grammar(schema)
 
     def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
         tokens: queue.SimpleQueue = queue.SimpleQueue()

@@ -17,10 +17,11 @@ from transformers.generation.streamers import BaseStreamer
 from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, process_peak_rss_mb
 from trio_core.chat import Message
 from trio_core.chat_templates import media_frames
+from trio_core.constrained import JsonGrammars
 from trio_core.generation import Batch, RequestHook, batchable, batches, close_hooks, finish_request, start_request
 from trio_core.tokens import IncrementalDecoder, answer_token_ids, stop_token_ids, visual_token_ids
 
-from .constrained import JsonGrammars
+from .constrained import JsonConstraint
 from .families import TorchFamily
 
 _DONE = object()
@@ -42,7 +43,7 @@ class TorchModel(LoadedModel):
         self.stop_token_ids = stop_token_ids(model.generation_config.eos_token_id, self.tokenizer, family.end_tokens)
         self.visual_token_ids = visual_token_ids(processor)
         self.yes_ids, self.no_ids = answer_token_ids(self.tokenizer, "yes"), answer_token_ids(self.tokenizer, "no")
-        self.json_grammars = JsonGrammars(self.tokenizer, self.stop_token_ids)
+        self.json_grammars = JsonGrammars(self.tokenizer, self.stop_token_ids, JsonConstraint)
         text_config = getattr(model.config, "text_config", model.config)
         self.max_model_len = getattr(text_config, "max_position_embeddings", None)
         # One long-lived thread runs generate: the caller's thread stays free to stream text, and
