@@ -6,8 +6,8 @@ A backend that constrains answers (``GenerationSettings.json_schema``) keeps one
 processor asks llguidance which tokens may come next and masks every other one, so the answer
 is a prefix of valid JSON at every step and can only end where the JSON is complete.
 
-llguidance is a dependency of those backends (mlx-vlm's too), not of trio-core: it is imported
-here only when a backend compiles a schema.
+llguidance is trio-core's extra ``constrained``, which those backends require (mlx-vlm needs it
+too); nothing in trio-core imports this package but the backends.
 """
 
 from __future__ import annotations
