@@ -58,6 +58,7 @@ def test_a_file_gives_each_watch_its_settings_defaults_and_secrets_from_the_envi
         (("[defaults]", "[default]"), "line 1: default: unknown table 'default'"),
         (("DOOR_PASSWORD", "NOT_SET_ANYWHERE"), "line 7: watches.front-door.source: the environment variable "
          "NOT_SET_ANYWHERE is not set."),
+        (("[watches.clip]", "[watches.'..']"), "the watch name '..' must be 1 to 64"),
         (('conditions = ["Is', 'conditions = [] #'), "line 8: watches.front-door.conditions: List should have at least 1"),
     ],
 )  # fmt: skip
@@ -69,9 +70,40 @@ def test_a_malformed_file_is_one_error_naming_its_line_and_key(tmp_path, change,
     assert "s3cret" not in str(error.value)
 
 
-def test_a_missing_file_is_one_sentence(tmp_path):
+def test_a_missing_or_binary_file_is_one_sentence(tmp_path):
     with pytest.raises(ConfigError, match="Cannot read the watches file .*nope.toml: No such file"):
         read_watches(tmp_path / "nope.toml")
+    (tmp_path / "binary.toml").write_bytes(b"[watches.x]\nsource = '\xff'\n")
+    with pytest.raises(ConfigError, match="binary.toml is not UTF-8 text"):
+        read_watches(tmp_path / "binary.toml")
+
+
+def test_a_secret_anywhere_in_a_sink_url_stays_out_of_the_listing_while_the_watch_runs(tmp_path, tiny_engine, appears):
+    from trio_core.alerts import Alerts
+    from trio_core.event_store import EventStore
+    from trio_core.sinks.loopback import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    path = write(
+        tmp_path,
+        f"""[watches.porch]
+source = "{appears}"
+conditions = ["{ORANGE}"]
+sinks = ["{receiver.url}/hooks/${{HOOK_TOKEN}}"]
+""",
+    )
+    alerts = Alerts(EventStore(tmp_path / "events"))
+    running, events = supervisor(path, tiny_engine, environ={"HOOK_TOKEN": "tok-7a9c41"}, alerts=alerts)
+    running.start()
+    try:
+        wait_for(lambda: running.watches["porch"].state == "ended")
+        listing = running.describe()[0]
+        assert listing["sinks"][0]["sink"] == f"{receiver.url}/hooks/***" and "tok-7a9c41" not in json.dumps(listing)
+        assert alerts.drain(20) and receiver.received  # delivered to the real path, token and all
+    finally:
+        running.stop_all()
+        alerts.close()
+        receiver.close()
 
 
 def wait_for(check, timeout=60.0, every=0.1):
@@ -136,6 +168,13 @@ def test_reloading_applies_only_what_changed(tmp_path, tiny_engine, appears):
         with pytest.raises(ConfigError, match="line 2: defaults.fps"):
             running.reload()
         assert running.watches["front-door"] is door and door.running  # a bad edit changes nothing
+        # A watch that retrying cannot mend is failed; reloading starts it again.
+        path.write_text(text.replace("rtsp://admin:${DOOR_PASSWORD}@127.0.0.1:9/stream1", "nope://camera"))
+        running.reload()
+        wait_for(lambda: running.watches["front-door"].state == "failed")
+        failed = running.watches["front-door"]
+        assert "nope" in failed.error and running.reload()["restarted"] == ["front-door"]
+        assert running.watches["front-door"] is not failed
     finally:
         running.stop_all()
 

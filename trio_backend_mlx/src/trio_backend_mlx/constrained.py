@@ -10,7 +10,7 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from trio_core.constrained import allowed_tokens
+from trio_core.constrained import allowed_tokens, constrain_failed
 from trio_core.errors import ConfigError
 
 
@@ -37,8 +37,9 @@ class JsonConstraint:
             if not self.matcher.is_stopped():
                 self.matcher.consume_token(int(tokens[-1].item()))
         if self.matcher.is_error():
-            raise ConfigError(f"Constrained decoding failed: {self.matcher.get_error()}")
+            raise constrain_failed(self.matcher.get_error())
         self._fill(self.matcher, self.bitmask, 0)
+        width = min(self.vocab_size, logits.shape[-1])  # the tokenizer's tokens the model has logits for
         allowed = np.zeros(logits.shape[-1], dtype=np.bool_)  # tokens past the tokenizer's: never
-        allowed[: self.vocab_size] = allowed_tokens(self.bitmask, self.vocab_size)[0]
+        allowed[:width] = allowed_tokens(self.bitmask, width)[0]
         return mx.where(mx.array(allowed), logits, mx.array(-np.inf, dtype=logits.dtype))

@@ -12,8 +12,7 @@ import time
 import torch
 from transformers import LogitsProcessor
 
-from trio_core.constrained import allowed_tokens
-from trio_core.errors import ConfigError
+from trio_core.constrained import allowed_tokens, constrain_failed
 
 
 class JsonConstraint(LogitsProcessor):
@@ -47,11 +46,12 @@ class JsonConstraint(LogitsProcessor):
                     matcher.consume_token(int(input_ids[row, -1]))
         for row, matcher in enumerate(self.matchers):
             if matcher.is_error():
-                raise ConfigError(f"Constrained decoding failed: {matcher.get_error()}")
+                raise constrain_failed(matcher.get_error())
             self._fill(matcher, self.bitmask, row)
-        allowed = torch.from_numpy(allowed_tokens(self.bitmask.numpy(), self.vocab_size))
+        width = min(self.vocab_size, scores.shape[-1])  # the tokenizer's tokens the model has logits for
+        allowed = torch.from_numpy(allowed_tokens(self.bitmask.numpy(), width))
         constrained = torch.full_like(scores, float("-inf"))  # tokens past the tokenizer's (padding rows): never
-        constrained[:, : self.vocab_size] = torch.where(
-            allowed.to(scores.device, non_blocking=True), scores[:, : self.vocab_size], constrained[:, :1]
+        constrained[:, :width] = torch.where(
+            allowed.to(scores.device, non_blocking=True), scores[:, :width], constrained[:, :1]
         )
         return constrained

@@ -72,10 +72,27 @@ class WatchSpec(WatchSettings):
 class Entry:
     """A watch of the file as read: its spec (secrets filled in) and how listings may show it (they are not)."""
 
-    def __init__(self, name: str, spec: WatchSpec, written: dict):
+    def __init__(self, name: str, spec: WatchSpec, written: dict, secrets: set[str] = frozenset()):
         self.name, self.spec = name, spec
         self.label = masked(str(written.get("source", spec.source)))
         self.sinks = [masked(str(sink)) for sink in written.get("sinks", spec.sinks)]
+        # The values ${NAME} filled in: whatever shows this watch (listings, errors, logs) never shows them,
+        # wherever they sit (a password in a URL's path, an ntfy topic, a webhook's token).
+        self.secrets = {secret for secret in secrets if len(secret) >= 3}
+
+    def redact(self, value: Any) -> Any:
+        """``value`` (a string, or JSON-like data) with every filled-in secret replaced by ``***``."""
+        if not self.secrets:
+            return value
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, "***")
+            return value
+        if isinstance(value, list):
+            return [self.redact(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.redact(item) for key, item in value.items()}
+        return value
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Entry) and self.spec == other.spec
@@ -88,6 +105,8 @@ def read_watches(path: Path, environ: dict[str, str] | None = None) -> dict[str,
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"Cannot read the watches file {path}: {error.strerror or error}.") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"The watches file {path} is not UTF-8 text (byte {error.start}).") from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -105,13 +124,13 @@ def read_watches(path: Path, environ: dict[str, str] | None = None) -> dict[str,
     for name, table in watches.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{where('watches', name)}: must be a table, [watches.{name}].")
-        if not NAME.match(name):
+        if not NAME.match(name) or set(name) == {"."}:
             raise ConfigError(f"{where('watches', name)}: the watch name {name!r} must be 1 to 64 letters, digits, "
                               "'.', '_' or '-' (it names MQTT topics).")  # fmt: skip
         written = {**defaults, **table}
-        filled = {}
+        filled, secrets = {}, set()
         for key, value in written.items():
-            filled[key] = _fill(value, environ, where(*_origin(key, name, table)))
+            filled[key] = _fill(value, environ, where(*_origin(key, name, table)), secrets)
         try:
             spec = WatchSpec(**filled)
         except ValidationError as error:
@@ -119,7 +138,7 @@ def read_watches(path: Path, environ: dict[str, str] | None = None) -> dict[str,
             key = str(problem["loc"][0]) if problem["loc"] else None
             at = where(*_origin(key, name, table)) if key else where("watches", name)
             raise ConfigError(f"{at}: {_sentence(problem)}") from None
-        entries[name] = Entry(name, spec, written)
+        entries[name] = Entry(name, spec, written, secrets)
     return entries
 
 
@@ -135,8 +154,8 @@ def _sentence(problem: dict) -> str:
     return f"{problem['msg']}."
 
 
-def _fill(value: Any, environ, where: str) -> Any:
-    """``${NAME}`` filled in from the environment, in every string of ``value``."""
+def _fill(value: Any, environ, where: str, secrets: set[str]) -> Any:
+    """``${NAME}`` filled in from the environment, in every string of ``value`` (the values into ``secrets``)."""
     if isinstance(value, str):
 
         def variable(match: re.Match) -> str:
@@ -144,13 +163,14 @@ def _fill(value: Any, environ, where: str) -> Any:
                 return "$"
             if match.group(1) not in environ:
                 raise ConfigError(f"{where}: the environment variable {match.group(1)} is not set.")
+            secrets.add(environ[match.group(1)])
             return environ[match.group(1)]
 
         return _VARIABLE.sub(variable, value)
     if isinstance(value, list):
-        return [_fill(item, environ, where) for item in value]
+        return [_fill(item, environ, where, secrets) for item in value]
     if isinstance(value, dict):
-        return {key: _fill(item, environ, where) for key, item in value.items()}
+        return {key: _fill(item, environ, where, secrets) for key, item in value.items()}
     return value
 
 
@@ -207,6 +227,7 @@ class StandingWatch:
         self.restarts = 0
         self.retry_at: float | None = None
         self.watch: Watch | None = None
+        self.retired = False  # replaced by a reload or removed: never started again
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -215,7 +236,7 @@ class StandingWatch:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        if self.running:
+        if self.running or self.retired:
             return
         self._stop = threading.Event()
         self.state, self.error, self.retry_at = "starting", None, None
@@ -242,7 +263,7 @@ class StandingWatch:
             listing["retry_in_s"] = round(max(0.0, self.retry_at - time.time()), 1)
         if "sinks" not in listing and self.entry.sinks:
             listing["sinks"] = [{"sink": sink} for sink in self.entry.sinks]
-        return listing
+        return self.entry.redact(listing)
 
     def watch_conditions(self) -> list[Condition]:
         from .watch import conditions_from
@@ -250,6 +271,7 @@ class StandingWatch:
         return conditions_from(self.entry.spec.conditions)
 
     def _set(self, state: str, error: str | None = None) -> None:
+        error = self.entry.redact(error)
         changed = (state, error) != (self.state, self.error)
         self.state, self.error = state, error
         if changed:
@@ -267,6 +289,13 @@ class StandingWatch:
         return not stopped
 
     def _run(self) -> None:
+        try:
+            self._keep_running()
+        except Exception as error:  # a bug (ours or a plugin's): said, not a thread that dies in silence
+            log.exception("watch %s failed", self.name)
+            self._set("failed", f"{type(error).__name__}: {error}")
+
+    def _keep_running(self) -> None:
         from .sources.live import Refused
 
         spec, supervisor = self.entry.spec, self.supervisor
@@ -278,11 +307,12 @@ class StandingWatch:
                 if self._stop.wait(0.5):
                     break
                 continue
-            watch = Watch(
-                engine, spec.source, spec.conditions, spec.settings(), label=self.entry.label, turn=supervisor.turn,
-                on_answer=supervisor.on_answer, watch_id=self.name, alerts=supervisor.alerts, sinks=spec.sinks,
-            )  # fmt: skip
             try:
+                watch = Watch(
+                    engine, spec.source, spec.conditions, spec.settings(), label=self.entry.label,
+                    turn=supervisor.turn, on_answer=supervisor.on_answer, watch_id=self.name, alerts=supervisor.alerts,
+                    sinks=spec.sinks,
+                )  # fmt: skip
                 watch.open()
             except (Refused, ConfigError, PluginNotFoundError) as error:
                 # Retrying cannot help (an unknown scheme, a setting, a refused password: retries would lock
@@ -393,34 +423,45 @@ class Supervisor:
         return self.reload()
 
     def reload(self) -> dict[str, list[str]]:
-        """Read the file again and apply what changed; the others run on untouched. A malformed file changes
-        nothing (ConfigError)."""
+        """Read the file again and apply what changed; the others run on untouched (a ``failed`` one is started
+        again). A malformed file changes nothing (ConfigError)."""
         entries = self.read()
         changes: dict[str, list[str]] = {"started": [], "stopped": [], "restarted": [], "unchanged": []}
-        with self._lock:
+        leaving: list[StandingWatch] = []
+        starting: list[StandingWatch] = []
+        with self._lock:  # only the listing changes under the lock: stopping waits outside it
             for name, standing in list(self.watches.items()):
                 if standing.kind == "standing" and name not in entries:
-                    standing.stop()
-                    del self.watches[name]
+                    leaving.append(self.watches.pop(name))
                     changes["stopped"].append(name)
             for name, entry in entries.items():
                 current = self.watches.get(name)
-                if current is not None and current.entry == entry and current.kind == "standing":
+                same = current is not None and current.kind == "standing" and current.entry == entry
+                if same and current.state != "failed":
                     changes["unchanged"].append(name)
                     continue
                 if current is not None:
-                    current.stop(wait_s=10.0)
+                    leaving.append(current)
                 standing = self.watches[name] = StandingWatch(entry, self)
                 if entry.spec.enabled:
-                    standing.start()
+                    starting.append(standing)
                 (changes["restarted"] if current is not None else changes["started"]).append(name)
+            for standing in leaving:
+                standing.retired = True
+                standing.stop()
+        deadline = time.monotonic() + 10.0
+        for standing in leaving:  # the old watch lets go of its camera before the new one opens it
+            standing.stop(wait_s=max(0.0, deadline - time.monotonic()))
+        for standing in starting:
+            standing.start()
         if any(changes[kind] for kind in ("started", "stopped", "restarted")):
             log.info("watches file %s: %s", self.path,
                      "; ".join(f"{kind} {', '.join(names)}" for kind, names in changes.items() if names))  # fmt: skip
         return changes
 
     def add(self, entry: Entry, *, kind: str = "background") -> StandingWatch:
-        """A watch not from the file (started over the API): kept running like the others, gone when stopped."""
+        """A watch not from the file (started over the API): kept running like the others, gone when removed.
+        A name taken already: ConfigError."""
         with self._lock:
             if entry.name in self.watches:
                 raise ConfigError(f"A watch called {entry.name!r} already exists.")
@@ -428,11 +469,22 @@ class Supervisor:
         standing.start()
         return standing
 
-    def remove(self, name: str) -> None:
+    def start_watch(self, name: str) -> StandingWatch | None:
+        """Start a listed watch again (stopped, failed, ended); None when there is none of that name."""
+        with self._lock:
+            standing = self.watches.get(name)
+            if standing is not None:
+                standing.start()
+        return standing
+
+    def remove(self, name: str, wait_s: float | None = None) -> StandingWatch | None:
         with self._lock:
             standing = self.watches.pop(name, None)
+            if standing is not None:
+                standing.retired = True
         if standing is not None:
-            standing.stop()
+            standing.stop(wait_s=wait_s)
+        return standing
 
     def stop_all(self, wait_s: float = 10.0) -> None:
         for standing in list(self.watches.values()):

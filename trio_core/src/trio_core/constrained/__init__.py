@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
+
+COMPILED_KEPT = 64  # schemas a model keeps compiled (clients may send any number of them)
 
 
 class JsonGrammars:
@@ -31,7 +34,7 @@ class JsonGrammars:
     def __init__(self, tokenizer, end_token_ids: list[int], make: Callable[[Any, str, int], Any]):
         self._hf_tokenizer, self._ends, self._make = tokenizer, end_token_ids, make
         self._tokenizer = None
-        self._compiled: dict[str, str] = {}
+        self._compiled: OrderedDict[str, str] = OrderedDict()  # the newest COMPILED_KEPT schemas
         self._lock = threading.Lock()
 
     @property
@@ -53,17 +56,23 @@ class JsonGrammars:
         key = json.dumps(schema, sort_keys=True)
         with self._lock:
             if key in self._compiled:
+                self._compiled.move_to_end(key)
                 return self._compiled[key]
-            try:
-                # No free whitespace: a small model would otherwise spend its tokens on spaces and newlines.
-                grammar = llguidance.LLMatcher.grammar_from_json_schema(schema, defaults={"whitespace_flexible": False})
-            except (ValueError, TypeError) as error:
-                raise ConfigError(f"The JSON schema is not usable: {error}.") from None
-            problem = llguidance.LLMatcher.validate_grammar(grammar, self.tokenizer)
-            if problem:
-                raise ConfigError(f"The JSON schema is not usable: {problem.strip()}.")
+            tokenizer = self.tokenizer
+        # Compiled outside the lock: a client's large schema does not hold up answers under known ones.
+        try:
+            # No free whitespace: a small model would otherwise spend its tokens on spaces and newlines.
+            grammar = llguidance.LLMatcher.grammar_from_json_schema(schema, defaults={"whitespace_flexible": False})
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"The JSON schema is not usable: {error}.") from None
+        problem = llguidance.LLMatcher.validate_grammar(grammar, tokenizer)
+        if problem:
+            raise ConfigError(f"The JSON schema is not usable: {problem.strip()}.")
+        with self._lock:
             self._compiled[key] = grammar
-            return grammar
+            while len(self._compiled) > COMPILED_KEPT:
+                self._compiled.popitem(last=False)
+        return grammar
 
     def processor(self, schema: dict, rows: int = 1):
         return self._make(self.tokenizer, self.grammar(schema), rows)
@@ -77,3 +86,8 @@ def allowed_tokens(bitmask: np.ndarray, vocab_size: int) -> np.ndarray:
     """
     bits = np.unpackbits(np.ascontiguousarray(bitmask).view(np.uint8), axis=-1, bitorder="little")
     return bits[:, :vocab_size].view(np.bool_)
+
+
+def constrain_failed(error: str) -> RuntimeError:
+    """A matcher that went wrong in the middle of an answer: trio's failure (a 500), not the client's."""
+    return RuntimeError(f"Constrained decoding failed: {error}")

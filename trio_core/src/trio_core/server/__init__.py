@@ -60,4 +60,6 @@ def serve(config: EngineConfig, settings: ServerSettings) -> None:
 
     check_bind(settings)
     app = create_app(config, settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=configure_logging(settings.json_logs))
+    # An open dashboard streams for ever: shutting down waits 5 s for streams, then closes them.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=configure_logging(settings.json_logs),
+                timeout_graceful_shutdown=5)  # fmt: skip

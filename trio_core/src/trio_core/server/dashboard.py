@@ -78,7 +78,7 @@ def session_allows(request: Request) -> bool | None:
         return None
     if request.method in SAFE_METHODS:
         return True
-    return hmac.compare_digest(request.headers.get("x-trio-csrf", ""), session.csrf)
+    return hmac.compare_digest(request.headers.get("x-trio-csrf", "").encode(), session.csrf.encode())
 
 
 def _logged_in(request: Request) -> Session | None | bool:
@@ -109,8 +109,11 @@ async def login(request: Request, key: str = Form("", max_length=512)):
         return _render(request, "login.html", status_code=401, problem="That key is not one of this server's keys.")
     sid, _ = request.app.state.sessions.open()
     answer = RedirectResponse("/", status_code=303)
-    answer.set_cookie(COOKIE, sid, max_age=int(SESSION_S), httponly=True, samesite="strict",
-                      secure=request.url.scheme == "https", path="/")  # fmt: skip
+    # Secure where the browser speaks https: to trio itself, or to the TLS proxy in front (TRIO_PUBLIC_URL).
+    public = request.app.state.settings.public_url or ""
+    secure = request.url.scheme == "https" or public.lower().startswith("https://")
+    answer.set_cookie(COOKIE, sid, max_age=int(SESSION_S), httponly=True, samesite="strict", secure=secure,
+                      path="/")  # fmt: skip
     return answer
 
 

@@ -81,7 +81,7 @@ class ModelHost:
         self.on_queue_change(self.waiting)
         try:
             await asyncio.wait_for(self._turn.acquire(), timeout=self.request_timeout_s)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
             raise APIError(503, "Timed out waiting for the model.", headers={"Retry-After": "5"}) from None
         finally:
             self.waiting -= 1

@@ -61,7 +61,7 @@ class LiveHub:
             while not await request.is_disconnected():
                 try:
                     yield await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
-                except TimeoutError:
+                except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                     yield sse({}, "heartbeat")
         finally:
             self.subscribers.discard(queue)

@@ -110,14 +110,13 @@ class WatchManager:
         return streams + self.supervisor.describe()
 
     def api_started(self) -> int:
-        """Watches callers started and running (streams, background ones): ``max_watches`` bounds these, not the
-        file's."""
-        supervised = self.supervisor.watches.values()
-        background = sum(standing.kind == "background" and standing.running for standing in supervised)
+        """Watches callers started (streams, background ones until removed: an ended one still holds what it
+        fetched): ``max_watches`` bounds these, not the file's."""
+        background = sum(standing.kind == "background" for standing in list(self.supervisor.watches.values()))
         return len(self.watches) + background
 
     def count(self) -> None:
-        running = sum(standing.running for standing in self.supervisor.watches.values())
+        running = sum(standing.running for standing in list(self.supervisor.watches.values()))
         self.app.state.telemetry.watches.set(len(self.watches) + running)
 
     async def stop_all(self) -> None:
@@ -171,14 +170,27 @@ async def start_background(manager: WatchManager, body: WatchRequest, target, se
     try:
         # Opened once now, as a stream's watch is: no source for it or a refused password is a 4xx, not a state.
         engine = manager.app.state.host.ready_engine()
-        await run_in_threadpool(Watch(engine, target, body.conditions, settings, label=body.source).open)
-    except TrioError:
+        await run_in_threadpool(_try_open, Watch(engine, target, body.conditions, settings, label=body.source))
+        entry = Entry(name, spec, {"source": body.source, "sinks": body.sinks})
+        try:
+            standing = await run_in_threadpool(manager.supervisor.add, entry)
+        except TrioError:  # the name was taken meanwhile
+            raise APIError(409, f"A watch called {name!r} already exists: stop it or pick another name.") from None
+    except BaseException:
         resolver.__exit__(None, None, None)
         raise
     manager.resolvers[name] = resolver
-    standing = manager.supervisor.add(Entry(name, spec, {"source": body.source, "sinks": body.sinks}))
     manager.count()
     return JSONResponse(standing.describe(), status_code=201)
+
+
+def _try_open(watch: Watch) -> None:
+    """Open the watch's source and let go of it again (the supervisor's watch opens its own: a webcam is one
+    device, a camera counts connections)."""
+    watch.open()
+    close = getattr(watch._opened[1], "close", None)
+    if close is not None:
+        close()
 
 
 def watch_target(resolver: MediaResolver, source: str):
@@ -243,7 +255,7 @@ async def events(request: Request, watch: Watch, resolver: MediaResolver):
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
                 yield sse(watch.event("heartbeat").to_dict(), "heartbeat")
                 continue
             if item is _END:
@@ -298,10 +310,9 @@ async def stop_watch(watch_id: str, request: Request):
         if standing.kind == "standing":
             await run_in_threadpool(standing.stop, 10.0)
         else:
-            manager.supervisor.remove(watch_id)
+            await run_in_threadpool(manager.supervisor.remove, watch_id, 10.0)
             resolver = manager.resolvers.pop(watch_id, None)
             if resolver is not None:
-                await run_in_threadpool(standing.stop, 10.0)
                 resolver.__exit__(None, None, None)
             manager.hub.removed(watch_id)
         manager.count()
@@ -317,11 +328,9 @@ async def stop_watch(watch_id: str, request: Request):
 async def start_standing(watch_id: str, request: Request):
     """Start a standing watch again (stopped, failed or ended): it reads the source anew."""
     manager: WatchManager = request.app.state.watches
-    standing = manager.supervisor.watches.get(watch_id)
+    standing = await run_in_threadpool(manager.supervisor.start_watch, watch_id)
     if standing is None:
         raise APIError(404, f"No standing watch {watch_id!r}" + (" (it streams to a request)." if watch_id in
                        manager.watches else "."))  # fmt: skip
-    if not standing.running:
-        standing.start()
     manager.count()
     return standing.describe()
