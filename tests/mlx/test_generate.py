@@ -166,3 +166,13 @@ def test_a_json_schema_constrains_the_mlx_answer_as_it_does_the_torch_one(engine
         jsonschema.validate(json.loads(answers["mlx"].text), SHAPES_SCHEMA)
         assert answers["mlx"].finish_reason == "stop"
     assert engines["mlx"].model.max_model_len == engines["torch"].model.max_model_len == 4096
+
+
+def test_logprobs_on_mlx_are_torchs(engines):
+    answers = {name: engine.analyze_frame(IMAGE, "How many objects are there?", top_logprobs=3)
+               for name, engine in engines.items()}  # fmt: skip
+    mlx, torch = answers["mlx"].logprobs, answers["torch"].logprobs
+    assert [item["token"] for item in mlx] == [item["token"] for item in torch] and mlx
+    for ours, theirs in zip(mlx, torch, strict=True):
+        assert abs(ours["logprob"] - theirs["logprob"]) < 1e-3
+        assert [token for token, _ in ours["top"]] == [token for token, _ in theirs["top"]]

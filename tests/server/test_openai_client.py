@@ -232,3 +232,30 @@ def test_local_openai_llm_ai_task_request_streams_json_that_parses(client):
     )  # fmt: skip
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert isinstance(json.loads(text)["circle"], bool)
+
+
+def test_logprobs_give_each_tokens_probability_and_its_alternatives(client):
+    import math
+
+    reply = client.chat.completions.create(model="trio-tiny", messages=[image_message("Is there a red circle?")],
+                                           logprobs=True, top_logprobs=5)  # fmt: skip
+    first = reply.choices[0].logprobs.content[0]
+    assert reply.choices[0].message.content == "yes" and first.token == "yes" and first.bytes == list(b"yes")
+    alternatives = {top.token: top.logprob for top in first.top_logprobs}
+    assert len(first.top_logprobs) == 5 and first.top_logprobs[0].token == "yes"  # greedy: the most likely
+    assert [top.logprob for top in first.top_logprobs] == sorted(alternatives.values(), reverse=True)
+    assert "no" in alternatives and math.exp(alternatives["yes"]) + math.exp(alternatives["no"]) <= 1.0001
+    # A remote watch decides from these: P(yes) / (P(yes) + P(no)), as trio does locally.
+    assert math.exp(alternatives["yes"]) / (math.exp(alternatives["yes"]) + math.exp(alternatives["no"])) > 0.5
+    plain = client.chat.completions.create(model="trio-tiny", messages=[image_message("Is there a red circle?")])
+    assert plain.choices[0].logprobs is None
+
+
+def test_streamed_logprobs_come_with_the_last_chunk_and_top_logprobs_needs_logprobs(client):
+    stream = client.chat.completions.create(model="trio-tiny", messages=[image_message("Is there a red circle?")],
+                                            logprobs=True, top_logprobs=2, stream=True)  # fmt: skip
+    chunks = [chunk for chunk in stream if chunk.choices]
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert [item.token for item in chunks[-1].choices[0].logprobs.content] == ["yes"]
+    with pytest.raises(openai.BadRequestError, match="top_logprobs needs logprobs"):
+        client.chat.completions.create(model="trio-tiny", messages=[image_message("Is it?")], top_logprobs=2)

@@ -16,7 +16,7 @@ import numpy as np
 from mlx.utils import tree_flatten
 from mlx_vlm.generate import generate_step
 
-from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt
+from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, TokenLogprob
 from trio_core.chat import Message
 from trio_core.chat_templates import media_frames
 from trio_core.constrained import JsonGrammars
@@ -130,14 +130,27 @@ class MLXModel(LoadedModel):
         input_ids, pixel_values = inputs.pop("input_ids"), inputs.pop("pixel_values", None)
         steps = generate_step(input_ids, self.model, pixel_values, None, **inputs, **request.kwargs)
         try:
+            if settings.top_logprobs is not None:
+                request.stats.logprobs = []
             for index, (token, logprobs) in enumerate(steps):
                 if index == 0 and settings.yes_no:
                     self._note_yes_no(logprobs, request.stats)
-                yield int(token)
                 if token in self.stop_token_ids:
+                    yield int(token)
                     return
+                if settings.top_logprobs is not None:
+                    request.stats.logprobs.append(self._noted(int(token), logprobs, settings.top_logprobs))
+                yield int(token)
         finally:
             steps.close()
+
+    def _noted(self, token: int, logprobs: mx.array, top: int) -> TokenLogprob:
+        """The chosen token's log-probability and the ``top`` most likely at this step (generate_step's
+        distribution: the model's own, or the constrained one under a JSON schema)."""
+        values = np.asarray(logprobs.reshape(-1).astype(mx.float32))
+        best = np.argsort(-values)[:top] if top else []
+        alternatives = [(self.tokenizer.decode([int(other)]), float(values[other])) for other in best]
+        return TokenLogprob(self.tokenizer.decode([token]), float(values[token]), alternatives)
 
     def _note_yes_no(self, logprobs: mx.array, stats: GenerationStats) -> None:
         """How likely the first answer token is "yes" against "no", from its log-probabilities (vocab,)."""

@@ -14,7 +14,14 @@ from transformers.generation.logits_process import LogitsProcessor, LogitsProces
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, process_peak_rss_mb
+from trio_core.backends import (
+    GenerationSettings,
+    GenerationStats,
+    LoadedModel,
+    PreparedPrompt,
+    TokenLogprob,
+    process_peak_rss_mb,
+)
 from trio_core.chat import Message
 from trio_core.chat_templates import media_frames
 from trio_core.constrained import JsonGrammars
@@ -82,10 +89,11 @@ class TorchModel(LoadedModel):
             kwargs.update(do_sample=False)
         return kwargs
 
-    def yes_no_kwargs(self, settings: GenerationSettings, stats: list[GenerationStats]) -> dict:
-        """The logits processors: with ``settings.yes_no`` the one that fills each row's yes/no probabilities (it
-        sees the model's own distribution), with ``settings.json_schema`` the one that keeps the answer valid."""
-        processors = []
+    def yes_no_kwargs(self, settings: GenerationSettings, stats: list[GenerationStats], first=None) -> dict:
+        """The logits processors: ``first`` (one that notes log-probabilities), with ``settings.yes_no`` the one
+        that fills each row's yes/no probabilities (these see the model's own distribution), with
+        ``settings.json_schema`` the one that keeps the answer valid."""
+        processors = [first] if first is not None else []
         if settings.yes_no and self.yes_ids and self.no_ids:
             processors.append(_YesNo(self.yes_ids, self.no_ids, stats))
         if settings.json_schema is not None:
@@ -100,7 +108,8 @@ class TorchModel(LoadedModel):
         streamer = _TokenStreamer(tokens)
         cancel = threading.Event()
         failure: list[BaseException] = []
-        kwargs = self.generation_kwargs(settings) | self.yes_no_kwargs(settings, [stats])
+        noted = _Logprobs(settings.top_logprobs) if settings.top_logprobs is not None else None
+        kwargs = self.generation_kwargs(settings) | self.yes_no_kwargs(settings, [stats], first=noted)
 
         def run() -> None:
             try:
@@ -141,6 +150,8 @@ class TorchModel(LoadedModel):
         if failure:
             raise failure[0]
         stats.decode_ms = (time.perf_counter() - first_at) * 1000 if first_at is not None else 0.0
+        if noted is not None:
+            stats.logprobs = noted.finish(stats.token_ids, self.tokenizer, set(self.stop_token_ids))
         self._finish(stats, settings)
 
     def generate_each(self, prompts, settings, stats) -> list[str]:
@@ -271,6 +282,36 @@ class _YesNo(LogitsProcessor):
                 stats.yes_no_mass = p_yes + p_no
                 stats.yes_probability = p_yes / (p_yes + p_no) if p_yes + p_no > 0 else None
         return scores
+
+
+class _Logprobs(LogitsProcessor):
+    """Notes, at each step of one answer, the model's log-probabilities: the chosen token's (known at the next
+    step, or at the end) and the ``top`` most likely; changes nothing."""
+
+    def __init__(self, top: int):
+        self.top = top
+        self.steps: list[tuple[torch.Tensor, list[tuple[int, float]]]] = []  # (the step's log-probs, its top)
+
+    def __call__(self, input_ids, scores):
+        logprobs = scores[0].float().log_softmax(-1)
+        best = logprobs.topk(self.top) if self.top else None
+        top = list(zip(best.indices.tolist(), best.values.tolist(), strict=True)) if best is not None else []
+        if self.steps:  # only the last step's full distribution is kept: the next token picks from it
+            previous, _ = self.steps[-1]
+            self.steps[-1] = (previous[int(input_ids[0, -1])].reshape(1), self.steps[-1][1])
+        self.steps.append((logprobs, top))
+        return scores
+
+    def finish(self, token_ids: list[int], tokenizer, ends: set[int]) -> list[TokenLogprob]:
+        """One entry per answer token (the end token left out), its text decoded alone."""
+        noted = []
+        for token, (logprobs, top) in zip(token_ids, self.steps, strict=False):
+            if token in ends:
+                break
+            value = float(logprobs[0] if logprobs.numel() == 1 else logprobs[token])
+            alternatives = [(tokenizer.decode([other]), other_value) for other, other_value in top]
+            noted.append(TokenLogprob(tokenizer.decode([token]), value, alternatives))
+        return noted
 
 
 class _Cancelled(StoppingCriteria):

@@ -29,6 +29,8 @@ class GenerationSettings:
     stop: tuple[str, ...] = ()
     # Constrain the answer to JSON valid under this schema (``{"type": "object"}``: any JSON object).
     json_schema: dict | None = None
+    # Note each answer token's log-probability and this many most likely alternatives (None: none noted).
+    top_logprobs: int | None = None
 
     @classmethod
     def from_config(cls, config: EngineConfig, **overrides: Any) -> GenerationSettings:
@@ -40,6 +42,7 @@ class GenerationSettings:
             "yes_no": False,
             "stop": (),
             "json_schema": None,
+            "top_logprobs": None,
         }
         unknown = sorted(set(overrides) - set(values))
         if unknown:
@@ -47,7 +50,7 @@ class GenerationSettings:
 
             raise ConfigError(
                 f"Unknown setting {', '.join(unknown)} for an answer: use max_tokens, temperature, top_p, seed, "
-                "stop, yes_no, json_schema or strip_thinking (other settings belong to TrioCore(...))."
+                "stop, yes_no, json_schema, top_logprobs or strip_thinking (other settings belong to TrioCore(...))."
             )
         values.update({key: value for key, value in overrides.items() if value is not None})
         values["stop"] = (values["stop"],) if isinstance(values["stop"], str) else tuple(values["stop"])
@@ -62,6 +65,16 @@ class PreparedPrompt:
     prompt_tokens: int
     visual_tokens: int
     frames: tuple = ()  # the media's frames (trio_core.frames.Frame), in prompt order: what a cache compares
+
+
+@dataclass
+class TokenLogprob:
+    """One answer token as the model chose it: its text, its log-probability, and the most likely alternatives
+    at that step (``(text, log-probability)``, most likely first), from the model's own distribution."""
+
+    token: str
+    logprob: float
+    top: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +94,8 @@ class GenerationStats:
     # and P(yes) + P(no) (low when the model is not answering yes or no). None when not measured.
     yes_probability: float | None = None
     yes_no_mass: float | None = None
+    # With GenerationSettings.top_logprobs: one per answer token (end tokens left out).
+    logprobs: list[TokenLogprob] | None = None
 
 
 class LoadedModel(ABC):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -36,6 +37,9 @@ class AnalysisResult(BaseModel):
     token_ids: list[int] = Field(default_factory=list, description="Generated token ids, end token included.")
     yes_probability: float | None = Field(
         None, description="With yes_no=True: P(yes) / (P(yes) + P(no)) for the answer's first token."
+    )
+    logprobs: list[dict] | None = Field(
+        None, description="With top_logprobs=N: each answer token's {token, logprob, top: [[token, logprob], ...]}."
     )
     yes_no_mass: float | None = Field(
         None, description="With yes_no=True: P(yes) + P(no) for the first token; low when the answer is neither."
@@ -217,6 +221,7 @@ class TrioCore:
             metrics=metrics,
             token_ids=stats.token_ids,
             yes_probability=stats.yes_probability,
+            logprobs=[dataclasses.asdict(item) for item in stats.logprobs] if stats.logprobs is not None else None,
             yes_no_mass=stats.yes_no_mass,
         )
 

@@ -105,6 +105,8 @@ class ChatRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
+    logprobs: bool = Field(False, description="Return each answer token's log-probability.")
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: this many alternatives a token.")
 
 
 class ModelCard(BaseModel):
@@ -150,7 +152,10 @@ async def chat_completions(body: ChatRequest, request: Request):
             await run_in_threadpool(engine.model.check_json_schema, schema)
         except TrioError as error:
             raise APIError(400, f"response_format: {error}", param="response_format") from None
+    if body.top_logprobs is not None and not body.logprobs:
+        raise APIError(400, "top_logprobs needs logprobs: true.", param="top_logprobs")
     settings = app.settings.answer_settings(
+        top_logprobs=(body.top_logprobs or 0) if body.logprobs else None,
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
@@ -172,7 +177,7 @@ async def chat_completions(body: ChatRequest, request: Request):
         )
     result = await answer(app, lambda engine: engine.stream_chat(messages, **settings), deadline)
     message = {"role": "assistant", "content": result.text}
-    choice = {"index": 0, "message": message, "finish_reason": result.finish_reason}
+    choice = {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": logprobs(result)}
     return {
         "id": reply_id,
         "object": "chat.completion",
@@ -202,13 +207,28 @@ async def stream_chunks(
                 yield chunk({"content": delta})
         result = answer.result
         app.telemetry.answered(result)
-        yield chunk({}, result.finish_reason)
+        # The log-probabilities come with the last chunk (the deltas are text, not tokens).
+        last = {"index": 0, "delta": {}, "finish_reason": result.finish_reason, "logprobs": logprobs(result)}
+        yield sse({"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                   "choices": [last]})  # fmt: skip
         if body.stream_options and body.stream_options.include_usage:
             yield sse({"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": body.model,
                        "choices": [], "usage": usage(result)})  # fmt: skip
     except Exception as error:  # the response has started: the error goes in the stream
         yield sse(stream_error(error))
     yield "data: [DONE]\n\n"
+
+
+def logprobs(result) -> dict | None:
+    """OpenAI's ``logprobs`` of a choice: each token's text, log-probability, UTF-8 bytes and alternatives."""
+    if result.logprobs is None:
+        return None
+
+    def entry(token: str, logprob: float) -> dict:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+
+    return {"content": [{**entry(item["token"], item["logprob"]), "top_logprobs": [entry(*top) for top in item["top"]]}
+                        for item in result.logprobs]}  # fmt: skip
 
 
 def usage(result) -> dict:
