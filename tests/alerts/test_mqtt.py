@@ -66,8 +66,10 @@ def test_a_broker_outage_during_an_alert_storm_loses_nothing_and_keeps_the_order
     assert alerts.drain(60), "the outbox did not empty after the broker came back"
     alerts.close()
     expected = [(event.type, event.details["event_id"]) for event in emitted if event.type in ("alert", "cleared")]
-    assert len(expected) == 80
-    live.wait_for(lambda messages: len({message[1] for message in messages}) >= 80, timeout=60)
+    # 80 when the model keeps up with the clip's pace; a loaded machine drops frames (realtime), so fewer. What
+    # this test is about: every one of them arrives, in order.
+    assert len(expected) >= 40
+    live.wait_for(lambda messages: len({message[1] for message in messages}) >= len(expected), timeout=60)
     arrived = []
     for payload in live.on(f"trio/storm/{CONDITION}/event"):  # at least once: a resend may repeat one
         event = json.loads(payload)
