@@ -45,7 +45,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from .credentials import masked
 from .errors import ConfigError, PluginNotFoundError, TrioError
-from .watch import Condition, Watch, WatchEvent, WatchSettings
+from .watch import Condition, Watch, WatchEvent, WatchSettings, conditions_from
 
 if TYPE_CHECKING:
     from .alerts import Alerts
@@ -255,7 +255,7 @@ class StandingWatch:
         spec = self.entry.spec
         listing = self.watch.describe() if self.watch is not None else {
             "id": self.name, "source": self.entry.label, "fps": spec.fps,
-            "conditions": [condition.model_dump(exclude_none=True) for condition in self.watch_conditions()],
+            "conditions": [condition.model_dump(exclude_none=True) for condition in conditions_from(spec.conditions)],
         }  # fmt: skip
         listing.update(id=self.name, source=self.entry.label, kind=self.kind, state=self.state, error=self.error,
                        restarts=self.restarts)  # fmt: skip
@@ -264,11 +264,6 @@ class StandingWatch:
         if "sinks" not in listing and self.entry.sinks:
             listing["sinks"] = [{"sink": sink} for sink in self.entry.sinks]
         return self.entry.redact(listing)
-
-    def watch_conditions(self) -> list[Condition]:
-        from .watch import conditions_from
-
-        return conditions_from(self.entry.spec.conditions)
 
     def _set(self, state: str, error: str | None = None) -> None:
         error = self.entry.redact(error)
@@ -333,7 +328,7 @@ class StandingWatch:
                 delay = RETRY_S[0]
             if self._stop.is_set():
                 break
-            if reason == "source ended" and not _live(watch):
+            if reason == "source ended" and not watch.live:
                 self._set("ended")
                 return
             self.restarts += 1
@@ -364,14 +359,6 @@ class StandingWatch:
             log.exception("watch %s failed", self.name)
             reason, failure = "error", f"{type(error).__name__}: {error}"
         return reason, failure, analysed
-
-
-def _live(watch: Watch) -> bool:
-    opened = watch._opened
-    if opened is None:
-        return False
-    source, frames = opened
-    return bool(getattr(frames, "live", getattr(source, "live", False)))
 
 
 class Supervisor:

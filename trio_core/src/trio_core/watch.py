@@ -444,11 +444,24 @@ class Watch:
             self._opened = source, source.open(self.target, self._plan(), self.engine.config)
         return self
 
+    @property
+    def live(self) -> bool:
+        """Whether the opened source is live (a camera, a stream), not a file; False before it is opened."""
+        if self._opened is None:
+            return False
+        source, frames = self._opened
+        return bool(getattr(frames, "live", getattr(source, "live", False)))
+
+    def close(self) -> None:
+        """Let go of a source :meth:`open` opened, for a watch that will not be iterated (a check that it opens)."""
+        if self._opened is not None:
+            _close(self._opened[1])
+            self._opened = None
+
     def _items(self) -> Iterator:
         """Frames and notices to act on, paced: every frame of a file, the newest of a live stream."""
-        source, frames = self.open()._opened
-        live = getattr(frames, "live", getattr(source, "live", False))
-        if not (live or self.settings.realtime):
+        frames = self.open()._opened[1]
+        if not (self.live or self.settings.realtime):
             try:
                 yield from frames
             finally:

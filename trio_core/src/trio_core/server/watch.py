@@ -170,7 +170,10 @@ async def start_background(manager: WatchManager, body: WatchRequest, target, se
     try:
         # Opened once now, as a stream's watch is: no source for it or a refused password is a 4xx, not a state.
         engine = manager.app.state.host.ready_engine()
-        await run_in_threadpool(_try_open, Watch(engine, target, body.conditions, settings, label=body.source))
+        # Then let go of it: the supervisor's watch opens its own (a webcam is one device, a camera counts
+        # connections).
+        probe = Watch(engine, target, body.conditions, settings, label=body.source)
+        await run_in_threadpool(lambda: probe.open().close())
         entry = Entry(name, spec, {"source": body.source, "sinks": body.sinks})
         try:
             standing = await run_in_threadpool(manager.supervisor.add, entry)
@@ -182,15 +185,6 @@ async def start_background(manager: WatchManager, body: WatchRequest, target, se
     manager.resolvers[name] = resolver
     manager.count()
     return JSONResponse(standing.describe(), status_code=201)
-
-
-def _try_open(watch: Watch) -> None:
-    """Open the watch's source and let go of it again (the supervisor's watch opens its own: a webcam is one
-    device, a camera counts connections)."""
-    watch.open()
-    close = getattr(watch._opened[1], "close", None)
-    if close is not None:
-        close()
 
 
 def watch_target(resolver: MediaResolver, source: str):
