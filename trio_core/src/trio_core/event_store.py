@@ -272,6 +272,10 @@ class EventStore:
         rows = self._db().execute(f"SELECT * FROM events {where} ORDER BY id DESC {page}", values).fetchall()
         return [_event(row) for row in rows]
 
+    def watch_names(self) -> list[str]:
+        """Every watch that has events here, by name."""
+        return [row[0] for row in self._db().execute("SELECT DISTINCT watch FROM events ORDER BY watch")]
+
     def snapshot(self, event_id: int) -> Path | None:
         """The event's snapshot file, if it has one still."""
         row = self._db().execute("SELECT snapshot FROM events WHERE id = ?", (event_id,)).fetchone()

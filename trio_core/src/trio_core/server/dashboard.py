@@ -25,8 +25,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from ..event_store import iso
-
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
@@ -158,7 +156,8 @@ async def events_fragment(
 ):
     if not _logged_in(request):
         return Response(status_code=401)
-    return _render(request, "_events.html", **await _context(request, watch, condition))
+    return _render(request, "_events.html", events=await _events(request, watch, condition), watch=watch or "",
+                   condition=condition or "")  # fmt: skip
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
@@ -171,14 +170,18 @@ async def event_page(request: Request, event_id: int):
     return _render(request, "event.html", event=event, event_id=event_id)
 
 
-async def _context(request: Request, watch: str | None, condition: str | None) -> dict:
+async def _events(request: Request, watch: str | None, condition: str | None) -> list[dict]:
     store = request.app.state.alerts.store
-    events = await run_in_threadpool(store.query, watch=watch or None, condition=condition or None, limit=TIMELINE)
+    return await run_in_threadpool(store.query, watch=watch or None, condition=condition or None, limit=TIMELINE)
+
+
+async def _context(request: Request, watch: str | None, condition: str | None) -> dict:
     listing = request.app.state.watches.listing()
-    names = sorted({item["id"] for item in listing} | set(await run_in_threadpool(_watch_names, store)))
-    return {"watches": listing, "events": events, "watch_names": names, "watch": watch or "",
-            "condition": condition or "", "now": iso(time.time())}  # fmt: skip
-
-
-def _watch_names(store) -> list[str]:
-    return [event["watch"] for event in store.query(limit=200)]
+    stored = await run_in_threadpool(request.app.state.alerts.store.watch_names)
+    return {
+        "watches": listing,
+        "events": await _events(request, watch, condition),
+        "watch": watch or "",
+        "watch_names": sorted({item["id"] for item in listing} | set(stored)),
+        "condition": condition or "",
+    }
