@@ -148,7 +148,8 @@ class MLXModel(LoadedModel):
         """The chosen token's log-probability and the ``top`` most likely at this step (generate_step's
         distribution: the model's own, or the constrained one under a JSON schema)."""
         values = np.asarray(logprobs.reshape(-1).astype(mx.float32))
-        best = np.argsort(-values)[:top] if top else []
+        best = np.argpartition(-values, top - 1)[:top] if top else []  # the top, not a sort of the vocabulary
+        best = sorted(best, key=lambda token: -values[token])
         alternatives = [(self.tokenizer.decode([int(other)]), float(values[other])) for other in best]
         return TokenLogprob(self.tokenizer.decode([token]), float(values[token]), alternatives)
 
