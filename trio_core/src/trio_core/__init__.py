@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import (
+    BackendUnavailableError,
     ConfigError,
     IncompatibleOptimizerError,
     MediaError,
@@ -20,6 +21,7 @@ from .hookspecs import hookimpl
 
 __all__ = [
     "AnalysisResult",
+    "BackendUnavailableError",
     "ConfigError",
     "EngineConfig",
     "IncompatibleOptimizerError",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,6 +98,24 @@ class GenerationStats:
     yes_no_mass: float | None = None
     # With GenerationSettings.top_logprobs: one per answer token (end tokens left out).
     logprobs: list[TokenLogprob] | None = None
+    # A remote backend: the request's bytes sent over the network (media included), and where they went.
+    sent_bytes: int = 0
+    endpoint: str | None = None
+
+
+# What the request being made belongs to (a watch's id): a remote backend sends all of one key's requests to
+# the same server, so that its prefix and media caches stay warm. Set with :func:`routed`; None: no preference.
+route_key: ContextVar[str | None] = ContextVar("trio_route_key", default=None)
+
+
+@contextlib.contextmanager
+def routed(key: str | None) -> Iterator[None]:
+    """Requests made inside this block (on this thread) belong to ``key``."""
+    token = route_key.set(key)
+    try:
+        yield
+    finally:
+        route_key.reset(token)
 
 
 class LoadedModel(ABC):
@@ -165,10 +185,16 @@ class LoadedModel(ABC):
 
 
 class Backend(ABC):
-    """An inference engine that can load checkpoints of some model families."""
+    """An inference engine that can load checkpoints of some model families.
+
+    A backend with ``local = False`` runs no checkpoint here: it sends requests to servers
+    (``EngineConfig.endpoints``), its ``load`` gets no model directory, and its family is its
+    fallback one.
+    """
 
     name: str
     priority: int = 0
+    local: bool = True
 
     @abstractmethod
     def is_available(self) -> bool:
@@ -182,8 +208,9 @@ class Backend(ABC):
         return []
 
     @abstractmethod
-    def load(self, model_dir: Path, family: ModelFamily, config: EngineConfig) -> LoadedModel:
-        """Load the checkpoint in ``model_dir`` (already downloaded) on the configured device."""
+    def load(self, model_dir: Path | None, family: ModelFamily, config: EngineConfig) -> LoadedModel:
+        """Load the checkpoint in ``model_dir`` (already downloaded) on the configured device; a remote backend
+        (``local = False``) gets None and connects to ``config.endpoints`` instead."""
 
     def write_random_checkpoint(
         self, family: str, directory: Path, *, size: str = "tiny", depth: tuple[int, int] | None = None

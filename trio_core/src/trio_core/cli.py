@@ -60,6 +60,7 @@ def _settings_by_name(example: str):
 _optimizer_settings = _settings_by_name("tome.keep=0.5")
 _filter_settings = _settings_by_name("dedup.threshold=0.05")
 _source_settings = _settings_by_name("stream.read_timeout_s=5")
+_backend_settings = _settings_by_name("openai.max_concurrency=8")
 
 
 class SideOrAuto(click.ParamType):
@@ -78,11 +79,39 @@ class SideOrAuto(click.ParamType):
             self.fail(f"{value!r} is neither a number of pixels nor 'auto'.", param, ctx)
 
 
-def engine_options(command):
-    """Options every command that loads a model shares; unset ones fall back to TRIO_* and defaults."""
+def engine_options(command=None, *, api_key_flag: str = "--api-key"):
+    """Options every command that loads a model shares; unset ones fall back to TRIO_* and defaults.
+
+    ``trio serve`` names the endpoints' key ``--endpoint-api-key``: its ``--api-key`` is the key its own callers send.
+    """
+    if command is None:
+        return lambda command: engine_options(command, api_key_flag=api_key_flag)
     options = [
         click.option("--model", "-m", help="Hub id or local model directory [env TRIO_MODEL]."),
         click.option("--backend", help="Backend plugin, or 'auto' [env TRIO_BACKEND]."),
+        click.option(
+            "--endpoint",
+            "endpoints",
+            multiple=True,
+            metavar="URL",
+            callback=lambda context, parameter, values: list(values) or None,  # none given: TRIO_ENDPOINTS decides
+            help="An OpenAI-compatible server that runs the model (--backend openai), e.g. http://gpu-box:8000/v1; "
+            "repeat for a pool [env TRIO_ENDPOINTS, comma-separated].",
+        ),
+        click.option(
+            api_key_flag,
+            "api_key",
+            help="The bearer key the endpoints want; never shown or logged [env TRIO_API_KEY].",
+        ),
+        click.option(
+            "--backend-setting",
+            "backend_settings",
+            multiple=True,
+            metavar="NAME.SETTING=VALUE",
+            callback=_backend_settings,
+            help="A backend's setting, e.g. --backend-setting openai.max_concurrency=8; repeatable "
+            "[env TRIO_BACKEND_SETTINGS, JSON].",
+        ),
         click.option("--device", help="cpu, cuda, cuda:N, mps or auto [env TRIO_DEVICE]."),
         click.option(
             "--dtype",
@@ -136,7 +165,8 @@ def engine_options(command):
 
 ENGINE_OPTION_NAMES = (
     "model", "backend", "device", "dtype", "optimizers", "optimizer_settings", "max_tokens", "temperature", "top_p", "seed",
-    "fps", "min_frames", "max_frames", "max_side", "filter_settings", "source_settings",
+    "fps", "min_frames", "max_frames", "max_side", "filter_settings", "source_settings", "endpoints", "api_key",
+    "backend_settings",
 )  # fmt: skip
 
 
@@ -533,7 +563,7 @@ def eval_command(suite_name, limit, compare, compare_backends, as_json, **option
 
 
 @cli.command()
-@engine_options
+@engine_options(api_key_flag="--endpoint-api-key")
 @click.option("--host", help="Address to bind [env TRIO_HOST; default 127.0.0.1].")
 @click.option("--port", type=int, help="Port [env TRIO_PORT; default 8000].")
 @click.option(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError
@@ -50,6 +50,19 @@ class EngineConfig(BaseSettings):
     optimizer_settings: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Settings per optimizer, e.g. {'tome': {'keep': 0.5}}; each optimizer checks its own "
+        "(trio plugins lists them).",
+    )
+
+    # A remote backend (``--backend openai``): the servers that run the model, and their key.
+    endpoints: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Base URLs of OpenAI-compatible servers, e.g. 'http://gpu-box:8000/v1' (comma-separated in "
+        "TRIO_ENDPOINTS); several form a pool.",
+    )
+    api_key: SecretStr | None = Field(None, description="The bearer key the endpoints want (never shown or logged).")
+    backend_settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Settings per backend, e.g. {'openai': {'max_concurrency': 8}}; each backend checks its own "
         "(trio plugins lists them).",
     )
 
@@ -113,7 +126,7 @@ class EngineConfig(BaseSettings):
             for source in (init_settings, env_settings, dotenv_settings, file_secret_settings)
         )
 
-    @field_validator("optimizers", mode="before")
+    @field_validator("optimizers", "endpoints", mode="before")
     @classmethod
     def _split_names(cls, value):
         if isinstance(value, str):
@@ -139,9 +152,10 @@ def load_config(base: EngineConfig | None = None, **overrides) -> EngineConfig:
         given = fold_filter_aliases(given)
         merged = {
             field: _merged(getattr(base, field), given.get(field, {}))
-            for field in ("filter_settings", "source_settings")
+            for field in ("filter_settings", "source_settings", "backend_settings")
         }
-        given = {**base.model_dump(), **given, **merged}
+        kept = {"api_key": base.api_key}  # a dump masks the secret; the base's own value carries over
+        given = {**base.model_dump(), **kept, **given, **merged}
     try:
         return EngineConfig(**given)
     except ValidationError as exc:

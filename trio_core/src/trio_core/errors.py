@@ -34,3 +34,8 @@ class ModelLoadError(TrioError):
 
 class IncompatibleOptimizerError(TrioError):
     """An optimizer was asked for on a model family or backend it does not support."""
+
+
+class BackendUnavailableError(TrioError):
+    """The backend cannot answer now (every server it sends to is down, overloaded or busy), though it may soon:
+    a watch skips the frame and carries on."""

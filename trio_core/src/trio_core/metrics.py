@@ -51,6 +51,8 @@ class Metrics(BaseModel):
         0.0, description="Peak accelerator memory during the request, or the process's peak RSS on CPU."
     )
     latency_ms: float = Field(0.0, description="End to end, from the call to the final result.")
+    sent_bytes: int = Field(0, description="A remote backend: bytes of the request sent to its server, media included.")
+    endpoint: str | None = Field(None, description="A remote backend: the server that answered (its URL, masked).")
 
     def summary(self) -> str:
         """The one-line form the CLI prints after an answer."""
@@ -62,4 +64,5 @@ class Metrics(BaseModel):
             f"decode {self.completion_tokens} tok at {self.decode_tokens_per_s:.1f} tok/s | "
             f"frames {self.frames_in}->{self.frames_used} | {tokens} | prompt {self.prompt_tokens} tok | "
             f"cache {self.cache_hit} | peak {self.peak_memory_mb:.0f} MB"
+            + (f" | sent {self.sent_bytes / 1024:.1f} KiB to {self.endpoint}" if self.endpoint else "")
         )

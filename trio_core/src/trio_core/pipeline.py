@@ -159,6 +159,7 @@ def record(metrics: Metrics, prompt, stats: GenerationStats, model: LoadedModel,
     metrics.decode_ms = stats.decode_ms
     if stats.completion_tokens > 1 and stats.decode_ms > 0:
         metrics.decode_tokens_per_s = (stats.completion_tokens - 1) / (stats.decode_ms / 1000)
+    metrics.sent_bytes, metrics.endpoint = stats.sent_bytes, stats.endpoint
     metrics.peak_memory_mb = model.peak_memory_mb()
     metrics.latency_ms = (time.perf_counter() - started) * 1000
 

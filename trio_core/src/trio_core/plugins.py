@@ -28,6 +28,7 @@ DEFAULT_PLUGINS = ("trio_core.sources", "trio_core.filters", "trio_core.sinks")
 KNOWN_PACKAGES = {
     ("backend", "torch"): "trio-backend-torch",
     ("backend", "mlx"): "trio-backend-mlx",
+    ("backend", "openai"): "trio-backend-openai",
     ("optimizer", "tome"): "trio-opt-tome",
     ("optimizer", "fastv"): "trio-opt-fastv",
     ("optimizer", "kvreuse"): "trio-opt-kvreuse",

@@ -62,10 +62,16 @@ class TrioCore:
 
     def load(self) -> TrioCore:
         """Resolve the model (downloading it if needed), pick a backend and family, apply optimizers."""
-        model_dir = resolve_model(self.config.model)
-        model_type = read_model_type(model_dir)
         reg = registry()
-        backend, family = choose_backend(self.config.backend, model_type, reg)
+        requested = self.config.backend
+        if requested == "auto" and self.config.endpoints:
+            requested = "openai"  # endpoints mean the remote backend
+        if requested != "auto" and not reg.find("backend", requested).local:
+            model_dir = None  # the servers hold the model: nothing to resolve or download here
+            backend, family = choose_backend(requested, "*", reg)
+        else:
+            model_dir = resolve_model(self.config.model)
+            backend, family = choose_backend(requested, read_model_type(model_dir), reg)
         planned = plan_optimizers(self.config, family.name, backend.name, reg)  # refused before the load
         enabled_filters(self.config, reg)  # so are bad frame-filter settings, not left to the first question
         model = backend.load(model_dir, family, self.config)
@@ -262,7 +268,7 @@ def choose_backend(requested: str, model_type: str, reg: Registry) -> tuple[Back
         if family is None:
             raise PluginNotFoundError(f"The {requested} backend has no model family for model_type '{model_type}'.")
         return backend, family
-    available = available_by_priority(backends)
+    available = [backend for backend in available_by_priority(backends) if backend.local]  # remote: by name
     if not available:
         raise PluginNotFoundError(missing_message("backend", "torch", [b.name for b in backends]))
     for exact in (True, False):

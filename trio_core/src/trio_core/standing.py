@@ -348,7 +348,9 @@ class StandingWatch:
                     analysed = True
                 elif event.type == "reconnecting":
                     self._set("reconnecting", event.details.get("reason"))
-                elif event.type == "reconnected":
+                elif event.type == "backend_unavailable":
+                    self._set("reconnecting", event.details.get("message"))
+                elif event.type in ("reconnected", "backend_restored"):
                     self._set("running")
                 elif event.type == "error":
                     failure = event.details.get("message")

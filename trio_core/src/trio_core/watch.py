@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .backends import routed
 from .credentials import masked
-from .errors import TrioError
+from .errors import BackendUnavailableError, TrioError
 from .frames import Frame, SamplingPlan, SourceNotice
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ EVENT_TYPES = (
     "gated",
     "reconnecting",
     "reconnected",
+    "backend_unavailable",
+    "backend_restored",
     "heartbeat",
     "error",
     "ended",
@@ -304,6 +307,8 @@ class Watch:
         self.on_answer = on_answer or (lambda result: None)
         self.started = time.time()
         self.states = {condition.id: ConditionState(self.settings) for condition in self.conditions}
+        self.outage_since: float | None = None  # when the backend stopped answering (monotonic), while it is out
+        self.unanswered = 0  # frames that went unanswered in that outage
         self.seen = self.analysed = self.gated = self.dropped = 0
         self.latency_ms = 0.0
         self._stopped = threading.Event()
@@ -515,8 +520,22 @@ class Watch:
 
     def _analyse(self, frame: Frame, recent: list[Frame]) -> Iterator[WatchEvent]:
         started = time.perf_counter()
-        answers = self._ask(recent)
+        try:
+            answers = self._ask(recent)
+        except BackendUnavailableError as error:
+            # Every server is down or busy: this frame goes unanswered, the watch carries on with the next, and
+            # the outage is one event (with how many frames it cost, once it is over), not one per frame.
+            self.unanswered += 1
+            if self.outage_since is None:
+                self.outage_since = time.monotonic()
+                yield self.event("backend_unavailable", pts=frame.timestamp, message=str(error))
+            return
         latency = (time.perf_counter() - started) * 1000
+        if self.outage_since is not None:
+            outage, self.outage_since = time.monotonic() - self.outage_since, None
+            yield self.event("backend_restored", pts=frame.timestamp, outage_s=round(outage, 3),
+                             frames_unanswered=self.unanswered)  # fmt: skip
+            self.unanswered = 0
         # Behind live: from the frame's arrival to its answer (live sources and realtime files only).
         lag = {"lag_s": time.monotonic() - frame.captured} if frame.captured is not None else {}
         self.analysed += 1
@@ -551,7 +570,7 @@ class Watch:
             by_window.setdefault(self._window(condition), []).append(condition)
         answers = {}
         plan = self._plan()
-        with self.turn() as engine:
+        with self.turn() as engine, routed(self.id):  # a remote backend keeps this camera on one server
             for size, conditions in by_window.items():
                 frames = recent[-size:]
                 clip = Clip(frames, plan, Metrics(frames_in=len(frames), frames_used=len(frames)), 0.0)

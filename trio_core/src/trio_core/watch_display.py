@@ -18,6 +18,10 @@ from typing import TextIO
 from .watch import Watch, WatchEvent
 
 
+# Events that say a source or the backend went away or came back, or something failed: shown as they come.
+OUTAGES = ("reconnecting", "reconnected", "backend_unavailable", "backend_restored", "error")
+
+
 class Snapshots:
     """Writes each alert's frame as a JPEG into a folder, and says where in the event (``snapshot``)."""
 
@@ -111,7 +115,7 @@ class StatusBoard:
             else:
                 duration = event.details["duration_s"]
                 self.console.print(f"[green]clear[/] {event.pts:8.2f} s  {event.condition} (after {duration:.1f} s)")
-        elif event.type in ("reconnecting", "reconnected", "error"):
+        elif event.type in OUTAGES:
             details = ", ".join(f"{key} {value}" for key, value in event.details.items())
             self.console.print(f"[yellow]{event.type}[/] {details}")
         self.live.update(self.render())
@@ -142,7 +146,7 @@ class EventLines:
         elif event.type == "cleared":
             self.console.print(f"[green]clear[/] {event.watch}  {event.pts:8.2f} s  {event.condition} "
                                f"(after {event.details['duration_s']:.1f} s)")  # fmt: skip
-        elif event.type in ("reconnecting", "reconnected", "error"):
+        elif event.type in OUTAGES:
             details = ", ".join(f"{key} {value}" for key, value in event.details.items())
             self.console.print(f"[yellow]{event.type}[/] {event.watch}  {details}")
         elif event.type == "ended":

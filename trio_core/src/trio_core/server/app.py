@@ -24,6 +24,7 @@ from ..plugins import registry
 from . import errors
 from .errors import APIError
 from .host import ModelHost
+from .media_ids import MediaById
 from .settings import ServerSettings
 from .telemetry import Telemetry
 
@@ -74,6 +75,7 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     )
     app.state.settings = settings
     app.state.telemetry = Telemetry()
+    app.state.media_ids = MediaById(settings.media_ids_mb)
     app.state.host = ModelHost(config, queue_size=settings.queue_size, request_timeout_s=settings.request_timeout_s)
     app.state.host.engine = engine
     app.state.host.on_queue_change = app.state.telemetry.queue_depth.set

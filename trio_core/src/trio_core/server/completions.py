@@ -18,6 +18,7 @@ from ..sdk import TrioCore
 from .conversation import frames_part, image_part, video_part
 from .errors import APIError, stream_error
 from .media import MediaResolver
+from .media_ids import MediaById, caller_of
 from .streams import AnswerStream, answer, sse
 
 router = APIRouter()
@@ -37,19 +38,27 @@ class TextContent(BaseModel):
     text: str
 
 
+# A media part may carry a ``uuid`` (as vLLM's do): sent with its media, they are kept under it; sent alone
+# (the media null), the media kept under it are used (server/media_ids.py).
+MEDIA_ID = Field(None, min_length=1, max_length=128, description="An id for these media, to send them by id later.")
+
+
 class ImageContent(BaseModel):
     type: Literal["image_url"]
-    image_url: ImageURL | str
+    image_url: ImageURL | str | None
+    uuid: str | None = MEDIA_ID
 
 
 class VideoURLContent(BaseModel):
     type: Literal["video_url"]
-    video_url: VideoURL | str
+    video_url: VideoURL | str | None
+    uuid: str | None = MEDIA_ID
 
 
 class VideoFramesContent(BaseModel):
     type: Literal["video"]
-    video: list[str] | str = Field(description="A video URL, or the URLs of its frames in order.")
+    video: list[str] | str | None = Field(description="A video URL, or the URLs of its frames in order.")
+    uuid: str | None = MEDIA_ID
 
 
 ContentPart = Annotated[TextContent | ImageContent | VideoURLContent | VideoFramesContent, Field(discriminator="type")]
@@ -109,12 +118,25 @@ class ChatRequest(BaseModel):
     top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: this many alternatives a token.")
 
 
+class ServedCapabilities(BaseModel):
+    """What this server takes, so that a client (trio's openai backend) need not probe for it."""
+
+    media: list[str] = Field(
+        default_factory=lambda: ["image_url", "video_url", "video"],
+        description="Content part types it takes: images, video files, videos as lists of frames.",
+    )
+    media_ids: bool = Field(True, description="Media parts may carry a uuid, and later be sent by it alone.")
+    logprobs: bool = Field(True, description="logprobs and top_logprobs are returned.")
+    json_schema: bool = Field(True, description="response_format json_schema is followed.")
+
+
 class ModelCard(BaseModel):
     id: str
     object: Literal["model"] = "model"
     created: int
     owned_by: str = "trio"
     max_model_len: int | None = Field(None, description="The model's context, in tokens (as vLLM reports it).")
+    capabilities: ServedCapabilities = Field(default_factory=ServedCapabilities)
 
 
 class ModelList(BaseModel):
@@ -166,9 +188,10 @@ async def chat_completions(body: ChatRequest, request: Request):
     deadline = time.monotonic() + app.settings.request_timeout_s
     reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     app.host.check_capacity()
+    kept = KeptMedia(app.media_ids, caller_of(request.headers.get("authorization")))
     with MediaResolver(app.settings) as resolver:  # media are read before the model's turn, and checked
         messages = await run_in_threadpool(
-            to_messages, engine, resolver, body.messages, app.settings.request_max_frames
+            to_messages, engine, resolver, body.messages, app.settings.request_max_frames, kept
         )
     if body.stream:
         return StreamingResponse(
@@ -236,7 +259,32 @@ def usage(result) -> dict:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def to_messages(engine: TrioCore, resolver: MediaResolver, chat: list[ChatMessage], most_frames: int) -> list[Message]:
+class KeptMedia:
+    """One caller's media kept by id (:mod:`.media_ids`), for one request."""
+
+    def __init__(self, store: MediaById, caller: str):
+        self.store, self.caller = store, caller
+
+    def part(self, content, read, what: str):
+        """The part's media: read (and kept, when it has a uuid), or, given by uuid alone, the kept ones."""
+        given = getattr(content, content.type)
+        if given is not None:
+            part = read(given)
+            if content.uuid is not None:
+                self.store.keep(self.caller, content.uuid, part)
+            return part
+        if content.uuid is None:
+            raise APIError(400, f"{what}: give the {content.type}, or the uuid of media sent before.", param=what)
+        part = self.store.get(self.caller, content.uuid)
+        if part is None:
+            raise APIError(400, f"{what}: no media with uuid {content.uuid!r} are kept here (never sent, or dropped): "
+                           "send them again with their bytes.", param=what, code="media_not_found")  # fmt: skip
+        return part
+
+
+def to_messages(
+    engine: TrioCore, resolver: MediaResolver, chat: list[ChatMessage], most_frames: int, kept: KeptMedia
+) -> list[Message]:
     """OpenAI messages as trio messages: media read (and checked) here, in a worker thread."""
     messages = []
     for number, message in enumerate(chat):
@@ -253,16 +301,18 @@ def to_messages(engine: TrioCore, resolver: MediaResolver, chat: list[ChatMessag
             elif role != "user":
                 raise APIError(400, f"{what}: only user messages may carry images or videos.", param=what)
             elif isinstance(part, ImageContent):
-                url = part.image_url if isinstance(part.image_url, str) else part.image_url.url
-                parts.append(image_part(engine, resolver, url, what))
+                parts.append(kept.part(part, lambda url: image_part(engine, resolver, _url(url), what), what))
             elif isinstance(part, VideoURLContent):
-                url = part.video_url if isinstance(part.video_url, str) else part.video_url.url
-                parts.append(video_part(engine, resolver, url, what))
-            elif isinstance(part.video, str):
-                parts.append(video_part(engine, resolver, part.video, what))
+                parts.append(kept.part(part, lambda url: video_part(engine, resolver, _url(url), what), what))
             else:
-                parts.append(frames_part(engine, resolver, part.video, what, most_frames))
+                parts.append(kept.part(part, lambda video: video_part(engine, resolver, video, what)
+                                       if isinstance(video, str) else frames_part(engine, resolver, video, what,
+                                                                                  most_frames), what))  # fmt: skip
         messages.append(Message(role, parts))
     if messages[-1].role == "assistant":
         raise APIError(400, "messages: the last message must be the user's (or the system's).", param="messages")
     return messages
+
+
+def _url(given: ImageURL | VideoURL | str) -> str:
+    return given if isinstance(given, str) else given.url

@@ -40,6 +40,9 @@ class ServerSettings(BaseSettings):
     # Caps on what one request may ask for (the engine's own max_tokens, max_frames and max_side are its defaults).
     request_max_tokens: int = Field(4096, ge=1, le=32768, description="Most new tokens a request may ask for.")
     request_max_frames: int = Field(64, ge=1, le=1024, description="Most frames a request may ask for.")
+    media_ids_mb: float = Field(
+        256.0, ge=0.0, description="Memory for media kept by the uuid a client gave them (0: keep none)."
+    )
     request_max_side: int = Field(1344, ge=28, le=3840, description="Largest frame side a request may ask for.")
     max_watches: int = Field(4, ge=0, le=256, description="Camera watches running at once.")
     alert_cooldown_s: float = Field(30.0, ge=0.0, description="Default quiet time after a watch alert.")
