@@ -47,7 +47,9 @@ class RemoteModel(LoadedModel):
         self.pool, self.family, self.name, self.settings = pool, family, name, settings
         self.model_dir = Path(name)
         self.media = EncodedMedia(settings.jpeg_quality)
-        known = [e.capabilities.max_model_len for e in pool.endpoints if e.capabilities and e.capabilities.max_model_len]
+        known = [
+            e.capabilities.max_model_len for e in pool.endpoints if e.capabilities and e.capabilities.max_model_len
+        ]
         self.max_model_len = min(known) if known else None
 
     # Prompts ----------------------------------------------------------------------------
@@ -285,4 +287,3 @@ def _frames_id(items: list[tuple[str, str, str]]) -> str:
 
 def _has_video(messages: list[Message]) -> bool:
     return any(isinstance(part, VideoPart) for message in messages for part in message.parts)
-

@@ -17,7 +17,6 @@ from typing import TextIO
 
 from .watch import Watch, WatchEvent
 
-
 # Events that say a source or the backend went away or came back, or something failed: shown as they come.
 OUTAGES = ("reconnecting", "reconnected", "backend_unavailable", "backend_restored", "error")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from pathlib import Path
@@ -300,19 +301,21 @@ def to_messages(
                 parts.append(TextPart(part if isinstance(part, str) else part.text))
             elif role != "user":
                 raise APIError(400, f"{what}: only user messages may carry images or videos.", param=what)
-            elif isinstance(part, ImageContent):
-                parts.append(kept.part(part, lambda url: image_part(engine, resolver, _url(url), what), what))
-            elif isinstance(part, VideoURLContent):
-                parts.append(kept.part(part, lambda url: video_part(engine, resolver, _url(url), what), what))
             else:
-                parts.append(kept.part(part, lambda video: video_part(engine, resolver, video, what)
-                                       if isinstance(video, str) else frames_part(engine, resolver, video, what,
-                                                                                  most_frames), what))  # fmt: skip
+                read = functools.partial(read_media, engine, resolver, part, what=what, most_frames=most_frames)
+                parts.append(kept.part(part, read, what))
         messages.append(Message(role, parts))
     if messages[-1].role == "assistant":
         raise APIError(400, "messages: the last message must be the user's (or the system's).", param="messages")
     return messages
 
 
-def _url(given: ImageURL | VideoURL | str) -> str:
-    return given if isinstance(given, str) else given.url
+def read_media(engine: TrioCore, resolver: MediaResolver, content, given, *, what: str, most_frames: int):
+    """The part the media of ``content`` (an image, a video's URL, or its frames' URLs: ``given``) make."""
+    if isinstance(content, ImageContent):
+        return image_part(engine, resolver, given if isinstance(given, str) else given.url, what)
+    if isinstance(content, VideoURLContent):
+        return video_part(engine, resolver, given if isinstance(given, str) else given.url, what)
+    if isinstance(given, str):
+        return video_part(engine, resolver, given, what)
+    return frames_part(engine, resolver, given, what, most_frames)
