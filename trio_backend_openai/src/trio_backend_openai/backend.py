@@ -59,12 +59,14 @@ class OpenAIBackend(Backend):
                     endpoint.capabilities = discover(endpoint.connection, config.model, media=settings.media,
                                                      media_ids=settings.media_ids, probe=settings.probe)  # fmt: skip
                 except EndpointDown as down:  # asked again when it comes back; the others serve meanwhile
-                    endpoint.left_out(str(down), down.retry_after)
-                    log.warning("%s; trio goes on with the other endpoints", down)
+                    endpoint.left_out(str(down), down.retry_after, busy=down.busy)
             if all(endpoint.capabilities is None for endpoint in pool.endpoints):
                 raise ModelLoadError(
                     f"No endpoint answered ({pool.failures()}): start the server, or check --endpoint."
                 )
+            for endpoint in pool.endpoints:
+                if endpoint.capabilities is None:
+                    log.warning("%s; the other endpoints serve until it is back", endpoint.last_error)
         except BaseException:
             pool.close()
             raise

@@ -27,10 +27,11 @@ from trio_core.errors import ConfigError
 class EndpointDown(Exception):
     """The endpoint cannot answer now; ``retry_after`` is what it asked for (seconds), if it did."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, started: bool = False):
+    def __init__(self, reason: str, *, retry_after: float | None = None, started: bool = False, busy: bool = False):
         super().__init__(reason)
         self.retry_after = retry_after
         self.started = started  # part of an answer had arrived: it cannot be retried unseen
+        self.busy = busy  # up but overloaded (429, 503): worth waiting for, unlike a server that is down
 
 
 class Rejected(Exception):
@@ -160,7 +161,7 @@ class Connection:
         if status in (401, 403):
             return ConfigError(f"{where}; check --api-key (TRIO_API_KEY).")
         if status == 429 or status >= 500 or status == 408:
-            return EndpointDown(where, retry_after=retry_after, started=started)
+            return EndpointDown(where, retry_after=retry_after, started=started, busy=status in (429, 503))
         if status == 404 and code not in ("model_not_found",) and "model" not in message.lower():
             return ConfigError(f"{where}; is {self.label} the API's base URL (it usually ends in /v1)?")
         return Rejected(status, message, code)

@@ -160,24 +160,25 @@ class RemoteModel(LoadedModel):
         ``buffered`` (the caller shows nothing before the end): an answer cut off midway is asked again
         elsewhere; otherwise the text already shown cannot be taken back, and the cut is an error.
         """
-        reasons = []
-        for endpoint in self.pool.candidates(key):
-            try:
-                answer = self._on(endpoint, messages, settings, stats)
-                if buffered:
-                    text = "".join(answer)
-                    yield text
-                else:
-                    yield from answer
-                endpoint.answered()
-                return
-            except EndpointDown as down:
-                delay = endpoint.left_out(str(down), down.retry_after)
-                log.warning("%s; left out for %.1f s", down, delay)
-                reasons.append(str(down))
-                if down.started and not buffered:
-                    raise BackendUnavailableError(f"{down}, after part of the answer was shown: ask again.") from None
-        raise BackendUnavailableError(f"No endpoint could answer: {'; '.join(reasons)}.")
+        deadline = time.monotonic() + self.settings.queue_timeout_s  # how long overloaded servers are waited for
+        while True:  # each round: the endpoints healthy now, best first; candidates() ends it when none is
+            for endpoint in self.pool.candidates(key, wait_until=deadline):
+                try:
+                    answer = self._on(endpoint, messages, settings, stats)
+                    if buffered:
+                        text = "".join(answer)
+                        yield text
+                    else:
+                        yield from answer
+                    endpoint.answered()
+                    return
+                except EndpointDown as down:
+                    delay = endpoint.left_out(str(down), down.retry_after, busy=down.busy)
+                    log.warning("%s; left out for %.1f s", down, delay)
+                    if down.started and not buffered:
+                        raise BackendUnavailableError(
+                            f"{down}, after part of the answer was shown: ask again."
+                        ) from None
 
     def _on(self, endpoint: Endpoint, messages, settings, stats: GenerationStats) -> Iterator[str]:
         """One endpoint's answer, streamed; media fallbacks and id misses are handled here, on the same server."""

@@ -35,6 +35,7 @@ class Endpoint:
         self.failures = 0  # in a row
         self.out_until = 0.0  # monotonic time before which it is not asked
         self.last_error: str | None = None
+        self.busy = False  # left out because it said it was overloaded, not because it is down
         self.lock = threading.Lock()
         self.sent_ids: dict[str, None] = {}  # media ids this server was sent the bytes of (oldest first)
 
@@ -46,10 +47,11 @@ class Endpoint:
     def healthy(self) -> bool:
         return time.monotonic() >= self.out_until
 
-    def left_out(self, reason: str, retry_after: float | None = None) -> float:
+    def left_out(self, reason: str, retry_after: float | None = None, *, busy: bool = False) -> float:
         """Leave this endpoint out for ``retry_after`` seconds (its own ask), else a backoff that doubles per
-        failure in a row; returns the delay."""
+        failure in a row; returns the delay. ``busy``: it is up but overloaded (429, 503)."""
         with self.lock:
+            self.busy = busy
             self.failures += 1
             backoff = min(self.settings.backoff_s * 2 ** (self.failures - 1), self.settings.backoff_max_s)
             delay = min(retry_after, self.settings.backoff_max_s) if retry_after is not None else backoff
@@ -119,20 +121,30 @@ class EndpointPool:
             return self.endpoints[start:] + self.endpoints[:start]
         return sorted(self.endpoints, key=lambda endpoint: score(key, endpoint.connection.base_url), reverse=True)
 
-    def candidates(self, key: str | None) -> list[Endpoint]:
-        """The healthy endpoints, best first for ``key``; none healthy is a :class:`BackendUnavailableError`."""
-        ranked = self.ranked(key)
-        healthy = [endpoint for endpoint in ranked if endpoint.healthy]
-        if healthy:
-            return healthy
-        soonest = min(ranked, key=lambda endpoint: endpoint.out_until)
-        raise BackendUnavailableError(
-            f"No endpoint can answer now ({self.failures()}); the first is tried again in "
-            f"{max(0.0, soonest.out_until - time.monotonic()):.0f} s."
-        )
+    def candidates(self, key: str | None, *, wait_until: float = 0.0) -> list[Endpoint]:
+        """The healthy endpoints, best first for ``key``.
+
+        When every one is left out only for being busy (429, 503), this waits for the first to be due again, up
+        to ``wait_until`` (monotonic): a saturated pool slows requests down rather than failing them. Otherwise
+        none healthy is a :class:`BackendUnavailableError`.
+        """
+        while True:
+            ranked = self.ranked(key)
+            healthy = [endpoint for endpoint in ranked if endpoint.healthy]
+            if healthy:
+                return healthy
+            soonest = min(ranked, key=lambda endpoint: endpoint.out_until)
+            if all(endpoint.busy for endpoint in ranked) and soonest.out_until <= wait_until:
+                time.sleep(max(0.0, soonest.out_until - time.monotonic()))
+                continue
+            raise BackendUnavailableError(
+                f"No endpoint can answer now ({self.failures()}); the first is tried again in "
+                f"{max(0.0, soonest.out_until - time.monotonic()):.0f} s."
+            )
 
     def failures(self) -> str:
-        return "; ".join(f"{endpoint.label}: {endpoint.last_error or 'left out'}" for endpoint in self.endpoints)
+        # Each reason names its endpoint already ("nothing is listening at http://...").
+        return "; ".join(endpoint.last_error or f"{endpoint.label} is left out" for endpoint in self.endpoints)
 
     def close(self) -> None:
         for endpoint in self.endpoints:

@@ -666,17 +666,27 @@ def _brief(item: dict) -> str:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def doctor(as_json):
-    """What is installed, which backend and device would run, and whether video decoding works."""
+@click.option(
+    "--endpoint", "endpoints", multiple=True, metavar="URL",
+    help="Also check these OpenAI-compatible servers (--backend openai) [env TRIO_ENDPOINTS].",
+)  # fmt: skip
+@click.option("--api-key", "api_key", help="The endpoints' key [env TRIO_API_KEY].")
+@click.option("--model", "-m", help="The model the endpoints should serve [env TRIO_MODEL].")
+def doctor(as_json, endpoints, api_key, model):
+    """What is installed, which backend and device would run, whether video decoding works, and what each
+    endpoint of a remote backend accepts (video, media ids, yes/no from logprobs or from the text)."""
+    from .config import load_config
     from .doctor import diagnose, render
 
-    report = diagnose()
+    config = load_config(endpoints=list(endpoints) or None, api_key=api_key, model=model)
+    report = diagnose(config)
     click.echo(json.dumps(report, indent=2) if as_json else render(report))
 
 
 def _add_core_commands() -> None:
     from .bench_events import events_bench
     from .bench_overhead import overhead
+    from .bench_remote import remote_bench
     from .bench_structured import structured_bench
     from .events_cli import events
     from .server.bench import serve_bench
@@ -686,6 +696,7 @@ def _add_core_commands() -> None:
     bench.add_command(events_bench)
     bench.add_command(serve_bench)
     bench.add_command(structured_bench)
+    bench.add_command(remote_bench)
 
 
 def _add_plugin_commands() -> None:

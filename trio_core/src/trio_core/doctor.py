@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 
-def diagnose() -> dict:
-    """Versions, plugins, backends with their devices, the choice ``auto`` makes, PyAV, and disk."""
+def diagnose(config=None) -> dict:
+    """Versions, plugins, backends with their devices, the choice ``auto`` makes, PyAV, and disk; with endpoints
+    in ``config`` (an :class:`~trio_core.config.EngineConfig`), what each of them serves and accepts."""
     import av
 
     from .plugins import plugin_report, registry
@@ -49,7 +50,24 @@ def diagnose() -> dict:
         "model_cache": str(cache),
         "model_cache_free_gb": round(free / 1e9, 1),
         "hf_hub_offline": bool(os.environ.get("HF_HUB_OFFLINE")),
+        **({"remote": remote_report(config)} if config is not None and config.endpoints else {}),
     }
+
+
+def remote_report(config) -> dict:
+    """The remote backend loaded on ``config``'s endpoints: each one's state and what it accepts, or the error."""
+    from .errors import TrioError
+    from .sdk import TrioCore
+
+    try:
+        engine = TrioCore(config).load()
+    except TrioError as error:
+        return {"model": config.model, "error": str(error)}
+    try:
+        report = getattr(engine.model, "endpoints_report", None)
+        return {"model": config.model, "backend": engine.model.backend, "endpoints": report() if report else []}
+    finally:
+        engine.close()
 
 
 def _versions(backend) -> dict:
@@ -87,4 +105,21 @@ def render(report: dict) -> str:
     lines.append(f"model cache: {report['model_cache']} ({report['model_cache_free_gb']} GB free)")
     if report["hf_hub_offline"]:
         lines.append("HF_HUB_OFFLINE is set: models load only from the cache or local directories")
+    if "remote" in report:
+        lines += render_remote(report["remote"])
     return "\n".join(lines)
+
+
+def render_remote(remote: dict) -> list[str]:
+    if "error" in remote:
+        return [f"endpoints for {remote['model']}: {remote['error']}"]
+    lines = [f"endpoints for {remote['model']} ({remote['backend']} backend):"]
+    for endpoint in remote["endpoints"]:
+        found = endpoint["capabilities"]
+        if endpoint["state"] != "up" or found is None:
+            lines.append(f"  {endpoint['url']}  {endpoint['state']}: {endpoint['error'] or 'not reached yet'}")
+            continue
+        ids = "media ids" if found["media_ids"] else "no media ids"
+        lines.append(f"  {endpoint['url']}  up  {found['server']}, video as {found['video']}, {ids}, "
+                     f"yes/no from {found['yes_no']} ({found['found_by']})")  # fmt: skip
+    return lines
