@@ -214,3 +214,31 @@ def test_pip_install_of_the_mlx_backend_brings_no_torch_and_answers(tmp_path):
     )
     assert answer.returncode == 0, answer.stderr[-3000:]
     assert answer.stdout.split() == ["yes", "no", "torch"], answer.stdout
+
+
+def test_a_camera_box_with_only_the_remote_backend_has_no_framework_and_answers(tmp_path):
+    """trio-core and trio-backend-openai alone (no torch, transformers or mlx): the model runs on a trio server."""
+    from tests.server.conftest import running_server
+
+    target, env = new_venv(tmp_path, HIDDEN)
+    python, pip = str(target / "bin" / "python"), str(target / "bin" / "pip")
+    install = run(
+        pip, "install", "--no-index", "--no-build-isolation", "./trio_core", "./trio_backend_openai", cwd=ROOT, env=env
+    )
+    assert install.returncode == 0, f"pip install ./trio_core ./trio_backend_openai failed:\n{install.stderr[-2000:]}"
+    names = {normalize(item["name"]) for item in json.loads(run(pip, "list", "--format", "json", env=env).stdout)}
+    assert not {"torch", "transformers", "mlx", "trio-backend-torch"} & names
+    clip = ROOT / "trio_model_tiny" / "src" / "trio_model_tiny" / "demo" / "moving.mp4"
+    with running_server("--model", "trio-tiny") as (url, _):
+        answer = run(
+            python,
+            "-c",
+            "import sys\n"
+            "from trio_core import TrioCore\n"
+            f"engine = TrioCore(model='trio-tiny', endpoints=[{url + '/v1'!r}]).load()\n"
+            f"print(engine.analyze_video({str(clip)!r}, 'Is there an orange square?').text)\n"
+            "print(sorted(name for name in ('torch', 'transformers', 'mlx') if name in sys.modules) or 'none')",
+            env=env,
+        )
+    assert answer.returncode == 0, answer.stderr[-3000:]
+    assert answer.stdout.split() == ["yes", "none"], answer.stdout

@@ -58,13 +58,13 @@ def client(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def running_server(*args: str, env: dict | None = None, ready_timeout: float = 90.0):
-    """``trio serve`` in a subprocess on a free loopback port; yields its base URL and the process.
+def running_server(*args: str, env: dict | None = None, ready_timeout: float = 90.0, port: int | None = None):
+    """``trio serve`` in a subprocess on a free loopback port (or ``port``); yields its base URL and the process.
 
     Its output goes to a file (``process.log``): a pipe nobody reads fills up and blocks the
     server's logging, and with it the server.
     """
-    port = free_port()
+    port = port or free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRIO_")}
     full_env.update(env or {})
     trio = Path(sys.executable).with_name("trio")

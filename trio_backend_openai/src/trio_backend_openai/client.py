@@ -42,12 +42,6 @@ class Rejected(Exception):
         self.status, self.message, self.code = status, message, code
 
     @property
-    def about_media(self) -> bool:
-        """Whether the server refused the request's images or video (not a setting): words servers use for it."""
-        text = self.message.lower()
-        return any(word in text for word in ("video", "image", "multimodal", "mm_", "media", "vision", "mmproj"))
-
-    @property
     def media_missing(self) -> bool:
         """Whether the server no longer has a media item sent by id only (its cache dropped it)."""
         text = self.message.lower()
@@ -168,9 +162,15 @@ class Connection:
 
     @staticmethod
     def status_in(data: dict) -> int:
+        """The status an error sent inside a stream stands for: its numeric ``code`` (vLLM, llama.cpp), else its
+        ``type`` (trio, OpenAI), else 500."""
         error = data.get("error")
-        code = error.get("code") if isinstance(error, dict) else None
-        return code if isinstance(code, int) and 400 <= code < 600 else 500
+        if not isinstance(error, dict):
+            return 500
+        code = error.get("code")
+        if isinstance(code, int) and 400 <= code < 600:
+            return code
+        return STATUS_OF_TYPE.get(str(error.get("type")), 500)
 
     @staticmethod
     def parse(text: str) -> dict:
@@ -190,6 +190,20 @@ class Connection:
         if not isinstance(value, dict):
             raise ConfigError(f"{self.label} answered with something other than a JSON object.")
         return value
+
+
+# OpenAI's error types (trio's too) and vLLM's exception names, as the statuses they go with.
+STATUS_OF_TYPE = {
+    "invalid_request_error": 400,
+    "BadRequestError": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "NotFoundError": 404,
+    "rate_limit_error": 429,
+    "service_unavailable": 503,
+    "timeout_error": 504,
+}
 
 
 def error_of(body: dict) -> tuple[str, str | None]:

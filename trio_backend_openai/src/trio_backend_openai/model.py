@@ -20,7 +20,7 @@ from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel,
 from trio_core.chat import ImagePart, Message, TextPart, VideoPart
 from trio_core.errors import BackendUnavailableError, ConfigError
 
-from .capabilities import Capabilities, discover
+from .capabilities import discover
 from .client import EndpointDown, Rejected
 from .media import EncodedMedia
 from .pool import Endpoint, EndpointPool
@@ -58,25 +58,28 @@ class RemoteModel(LoadedModel):
         """The conversation as it is; its media are encoded now (so preprocessing counts it) for the server the
         request will most likely go to, and kept for any other."""
         frames = tuple(f for m in messages for p in m.parts for f in _frames(p))
-        preferred = next((e for e in self.pool.ranked(route_key.get()) if e.capabilities), None)
+        preferred = next((e for e in self.pool.ranked(route_key.get(), take_turn=False) if e.capabilities), None)
         if preferred is not None:
             for message in messages:
                 for part in message.parts:
-                    self._encoded(part, preferred.capabilities)
+                    self._encoded(part, preferred.capabilities.video)
         return PreparedPrompt(inputs=messages, prompt_tokens=0, visual_tokens=0, frames=frames)
 
-    def _encoded(self, part, capabilities: Capabilities) -> list[tuple[str, str, str]]:
-        """``part``'s media as ``(content type, media id, data URL)`` items for a server with ``capabilities``."""
+    def _encoded(self, part, video: str) -> list[tuple[str, str, str]]:
+        """``part``'s media as ``(content type, media id, data URL)`` items, a clip sent as ``video`` says."""
         if isinstance(part, ImagePart):
             return [("image_url", *self.media.image(part.frame))]
         if isinstance(part, VideoPart):
-            if capabilities.video == "video_url":
+            if video == "video_url":
                 return [("video_url", *self.media.video(part.frames, part.fps))]
             return [("image_url", *self.media.image(frame)) for frame in part.frames]
         return []
 
-    def body(self, messages: list[Message], settings: GenerationSettings, endpoint: Endpoint, *, by_id: bool):
-        """The chat request for ``endpoint``, and the media ids sent with their bytes."""
+    def body(
+        self, messages: list[Message], settings: GenerationSettings, endpoint: Endpoint, *, by_id: bool, video: str
+    ):
+        """The chat request for ``endpoint`` with its clips sent as ``video`` says, and the media ids sent with
+        their bytes."""
         capabilities = endpoint.capabilities
         sent_bytes: list[str] = []
         chat = []
@@ -89,8 +92,8 @@ class RemoteModel(LoadedModel):
                 if isinstance(part, TextPart):
                     content.append({"type": "text", "text": part.text})
                     continue
-                items = self._encoded(part, capabilities)
-                if isinstance(part, VideoPart) and capabilities.video == "frames":  # trio's list of images
+                items = self._encoded(part, video)
+                if isinstance(part, VideoPart) and video == "frames":  # trio's list of images
                     content.append(self._media({"type": "video", "video": [url for _, _, url in items]},
                                                _frames_id(items), endpoint, by_id, sent_bytes, field="video"))  # fmt: skip
                     continue
@@ -184,9 +187,9 @@ class RemoteModel(LoadedModel):
         """One endpoint's answer, streamed; media fallbacks and id misses are handled here, on the same server."""
         self._contact(endpoint)
         with endpoint.slot():
-            by_id = True
-            for _ in range(4):  # a resend after an id miss, a video refused, then images: never more
-                body, with_bytes = self.body(messages, settings, endpoint, by_id=by_id)
+            by_id, video, refused = True, endpoint.capabilities.video, None
+            for _ in range(4):  # a resend after an id miss, then the frames as images: never more
+                body, with_bytes = self.body(messages, settings, endpoint, by_id=by_id, video=video)
                 try:
                     yield from self._stream(endpoint, body, settings, stats)
                 except Rejected as rejected:
@@ -194,13 +197,16 @@ class RemoteModel(LoadedModel):
                         log.info("%s no longer has media sent before; sending their bytes", endpoint.label)
                         by_id = False
                         continue
-                    if rejected.about_media and endpoint.capabilities.video != "images" and _has_video(messages):
-                        log.warning("%s refused a video as %s (%s); sending its frames as images from now on",
-                                    endpoint.label, endpoint.capabilities.video, rejected.message)  # fmt: skip
-                        endpoint.capabilities.video = "images"
+                    if refused is None and video != "images" and _has_video(messages):
+                        # Perhaps the video: the same request with the frames as images, once, tells.
+                        refused, video = rejected, "images"
                         continue
-                    raise ConfigError(f"{endpoint.label} refused the request ({rejected.status}): "
-                                      f"{rejected.message or 'no reason given'}.") from None  # fmt: skip
+                    raise ConfigError(f"{endpoint.label} refused the request ({(refused or rejected).status}): "
+                                      f"{(refused or rejected).message or 'no reason given'}.") from None  # fmt: skip
+                if refused is not None:
+                    log.warning("%s refused a video as %s (%s) and took its frames as images: sending images from "
+                                "now on", endpoint.label, endpoint.capabilities.video, refused.message)  # fmt: skip
+                    endpoint.capabilities.video = "images"
                 for media_id in with_bytes:
                     endpoint.noted_media(media_id)
                 return

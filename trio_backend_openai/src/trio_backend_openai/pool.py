@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -112,12 +111,14 @@ class EndpointPool:
 
     def __init__(self, endpoints: list[Endpoint]):
         self.endpoints = endpoints
-        self._turns = itertools.count()  # requests without a key take turns
+        self._turn = 0  # requests without a key take turns
 
-    def ranked(self, key: str | None) -> list[Endpoint]:
-        """Every endpoint, best first for ``key``: rendezvous hashing, or round robin without a key."""
+    def ranked(self, key: str | None, *, take_turn: bool = True) -> list[Endpoint]:
+        """Every endpoint, best first for ``key``: rendezvous hashing, or round robin without a key (``take_turn``
+        False: whose turn it is, without moving on)."""
         if key is None:
-            start = next(self._turns) % len(self.endpoints)
+            start = self._turn % len(self.endpoints)
+            self._turn += take_turn  # unlocked: two requests that race may share a turn, which is harmless
             return self.endpoints[start:] + self.endpoints[:start]
         return sorted(self.endpoints, key=lambda endpoint: score(key, endpoint.connection.base_url), reverse=True)
 

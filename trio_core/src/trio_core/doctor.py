@@ -117,7 +117,8 @@ def render_remote(remote: dict) -> list[str]:
     for endpoint in remote["endpoints"]:
         found = endpoint["capabilities"]
         if endpoint["state"] != "up" or found is None:
-            lines.append(f"  {endpoint['url']}  {endpoint['state']}: {endpoint['error'] or 'not reached yet'}")
+            state = endpoint["state"] if endpoint["state"] != "up" else "not reached yet"
+            lines.append(f"  {endpoint['url']}  {state}: {endpoint['error'] or 'never asked'}")
             continue
         ids = "media ids" if found["media_ids"] else "no media ids"
         lines.append(f"  {endpoint['url']}  up  {found['server']}, video as {found['video']}, {ids}, "

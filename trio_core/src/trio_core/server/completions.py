@@ -195,10 +195,11 @@ async def chat_completions(body: ChatRequest, request: Request):
             to_messages, engine, resolver, body.messages, app.settings.request_max_frames, kept
         )
     if body.stream:
-        return StreamingResponse(
-            stream_chunks(request, body, messages, settings, deadline, reply_id, created),
-            media_type="text/event-stream",
-        )
+        chunks = stream_chunks(request, body, messages, settings, deadline, reply_id, created)
+        # The first chunk comes once the model's turn is taken: a full queue is a real 429 with its Retry-After,
+        # not an error inside a stream that already said 200.
+        first = await chunks.__anext__()
+        return StreamingResponse(_after(first, chunks), media_type="text/event-stream")
     result = await answer(app, lambda engine: engine.stream_chat(messages, **settings), deadline)
     message = {"role": "assistant", "content": result.text}
     choice = {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": logprobs(result)}
@@ -215,8 +216,10 @@ async def chat_completions(body: ChatRequest, request: Request):
 async def stream_chunks(
     request: Request, body: ChatRequest, messages, settings: dict, deadline: float, reply_id, created
 ):
-    """The answer as OpenAI chunks. The model's turn is taken here, so a response never started holds nothing."""
+    """The answer as OpenAI chunks. The model's turn is taken here, before the first chunk: an error in taking it
+    (the queue is full) is raised, not streamed."""
     app = request.app.state
+    started = False
 
     def chunk(delta: dict, finish: str | None = None) -> str:
         choices = [{"index": 0, "delta": delta, "finish_reason": finish}]
@@ -225,6 +228,7 @@ async def stream_chunks(
 
     try:
         async with app.host.turn() as engine:
+            started = True
             yield chunk({"role": "assistant", "content": ""})
             answer = AnswerStream(engine.stream_chat(messages, **settings), deadline)
             async for delta in answer:
@@ -239,8 +243,16 @@ async def stream_chunks(
             yield sse({"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": body.model,
                        "choices": [], "usage": usage(result)})  # fmt: skip
     except Exception as error:  # the response has started: the error goes in the stream
+        if not started:
+            raise
         yield sse(stream_error(error))
     yield "data: [DONE]\n\n"
+
+
+async def _after(first: str, rest):
+    yield first
+    async for item in rest:
+        yield item
 
 
 def logprobs(result) -> dict | None:

@@ -13,7 +13,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import ConfigError, IncompatibleOptimizerError, MediaError, ModelLoadError, PluginNotFoundError, TrioError
+from ..errors import (
+    BackendUnavailableError,
+    ConfigError,
+    IncompatibleOptimizerError,
+    MediaError,
+    ModelLoadError,
+    PluginNotFoundError,
+    TrioError,
+)
 
 log = logging.getLogger("trio.server")
 
@@ -55,6 +63,8 @@ def status_of(error: TrioError) -> int:
         return 400
     if isinstance(error, ModelLoadError):
         return 422
+    if isinstance(error, BackendUnavailableError):  # a gateway whose servers are all down or busy: not the client's
+        return 503
     return 400
 
 
