@@ -59,6 +59,8 @@ def discover(connection: Connection, model: str, *, media: str, media_ids: str, 
     if isinstance(stated, dict) and isinstance(stated.get("media"), list):  # trio's own card says
         kinds = stated["media"]
         video = "video_url" if "video_url" in kinds else "frames" if "video" in kinds else "images"
+        if stated.get("video") in VIDEO_MODES and (stated["video"] == "images" or _part(stated["video"]) in kinds):
+            video = stated["video"]  # the server's own preference, among what it takes
         found = Capabilities(SERVERS.get(owner, owner), video, bool(stated.get("media_ids")),
                              bool(stated.get("logprobs")), card.get("max_model_len"), "model card")  # fmt: skip
     elif probe:
@@ -135,3 +137,8 @@ class Probe:
             return self.accepted({"type": part["type"], field: None, "uuid": key}, logprobs=False) is not None
         except EndpointDown:  # a server that trips over a part without data (a 500): it takes no ids
             return False
+
+
+def _part(video: str) -> str:
+    """The content part type a way of sending a clip uses."""
+    return {"frames": "video", "video_url": "video_url"}.get(video, "image_url")

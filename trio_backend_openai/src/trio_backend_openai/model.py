@@ -22,7 +22,7 @@ from trio_core.errors import BackendUnavailableError, ConfigError
 
 from .capabilities import discover
 from .client import EndpointDown, Rejected
-from .media import EncodedMedia
+from .media import EncodedMedia, media_id
 from .pool import Endpoint, EndpointPool
 from .settings import RemoteSettings
 
@@ -94,12 +94,13 @@ class RemoteModel(LoadedModel):
                     continue
                 items = self._encoded(part, video)
                 if isinstance(part, VideoPart) and video == "frames":  # trio's list of images
-                    content.append(self._media({"type": "video", "video": [url for _, _, url in items]},
-                                               _frames_id(items), endpoint, by_id, sent_bytes, field="video"))  # fmt: skip
+                    frames = {"type": "video", "video": [url for _, _, url in items], "fps": part.fps}
+                    clip = media_id(part.frames, part.fps)
+                    content.append(self._media(frames, clip, endpoint, by_id, sent_bytes, field="video"))
                     continue
-                for kind, media_id, url in items:
-                    content.append(self._media({"type": kind, kind: {"url": url}}, media_id, endpoint, by_id,
-                                               sent_bytes, field=kind))  # fmt: skip
+                for kind, key, url in items:
+                    content.append(self._media({"type": kind, kind: {"url": url}}, key, endpoint, by_id, sent_bytes,
+                                               field=kind))  # fmt: skip
             chat.append({"role": message.role, "content": content})
         body = {
             "model": self.name,
@@ -284,12 +285,6 @@ def _frames(part) -> tuple:
     if isinstance(part, VideoPart):
         return part.frames
     return ()
-
-
-def _frames_id(items: list[tuple[str, str, str]]) -> str:
-    import hashlib
-
-    return "trio-" + hashlib.blake2b("".join(media_id for _, media_id, _ in items).encode(), digest_size=16).hexdigest()
 
 
 def _has_video(messages: list[Message]) -> bool:

@@ -32,10 +32,21 @@ CONDITIONS = ("Is there a red square?", "Is there a blue circle?", "Is there a y
               help="Frames of the clip asked about.")  # fmt: skip
 @click.option("--size", type=click.IntRange(28, 1344), default=336, show_default=True, help="Frame side, pixels.")
 @click.option("--max-tokens", type=click.IntRange(1, 4096), default=8, show_default=True)
+@click.option("--remote-only", is_flag=True, help="Only the remote path's latency (p50, p95): no local model here.")
 @click.option("--json", "as_json", is_flag=True)
-def remote_bench(model, endpoint, runs, frame_count, size, max_tokens, as_json):
+def remote_bench(model, endpoint, runs, frame_count, size, max_tokens, remote_only, as_json):
     """Remote backend vs local backend on one model (median ratio of paired rounds), and bytes per analysed frame
-    with and without media ids."""
+    with and without media ids. With --endpoint --remote-only: that server's latency, for sizing."""
+    if remote_only:
+        if endpoint is None:
+            raise click.UsageError("--remote-only measures a server you name: give --endpoint URL too.")
+        report = latency(model, endpoint, runs=runs, size=size, max_tokens=max_tokens)
+        if as_json:
+            click.echo(json.dumps(report, indent=2))
+        else:
+            click.echo(f"{endpoint}, model {model}, one {size}px frame, {runs} requests one at a time: p50 "
+                       f"{report['p50_ms']:.1f} ms, p95 {report['p95_ms']:.1f} ms")  # fmt: skip
+        return
     report = measure(model, endpoint=endpoint, runs=runs, frame_count=frame_count, size=size, max_tokens=max_tokens)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -165,3 +176,22 @@ def watch_traffic(common: dict, url: str, frames: list) -> dict:
         "bytes_per_frame_with_ids": sent["on"],
         "saving": sent["off"] / sent["on"] if sent["on"] else 0.0,
     }
+
+
+def latency(model: str, endpoint: str, *, runs: int, size: int, max_tokens: int) -> dict:
+    """One new frame a request, one request at a time, as a watch condition asks: the server's p50 and p95."""
+    from .sdk import TrioCore
+
+    engine = TrioCore(model=model, endpoints=[endpoint], max_tokens=max_tokens, max_side=size).load()
+    try:
+        frames = synthetic_frames(runs + 1, size)
+        engine.analyze_frame(frames[runs], CONDITIONS[0], yes_no=True)  # warm-up
+        times = []
+        for frame in frames[:runs]:
+            started = time.perf_counter()
+            engine.analyze_frame(frame, CONDITIONS[0], yes_no=True)
+            times.append((time.perf_counter() - started) * 1000)
+        return {"endpoint": endpoint, "model": model, "runs": runs, "p50_ms": statistics.median(times),
+                "p95_ms": percentile(times, 0.95), "times_ms": times}  # fmt: skip
+    finally:
+        engine.close()

@@ -60,6 +60,9 @@ class VideoFramesContent(BaseModel):
     type: Literal["video"]
     video: list[str] | str | None = Field(description="A video URL, or the URLs of its frames in order.")
     uuid: str | None = MEDIA_ID
+    # As Qwen's own API has it: the rate the listed frames were sampled at, so that the model places them in time
+    # as the client saw them (a video URL is sampled here, at the server's --fps).
+    fps: float | None = Field(None, gt=0.0, le=60.0, description="The rate the listed frames were sampled at.")
 
 
 ContentPart = Annotated[TextContent | ImageContent | VideoURLContent | VideoFramesContent, Field(discriminator="type")]
@@ -125,6 +128,12 @@ class ServedCapabilities(BaseModel):
     media: list[str] = Field(
         default_factory=lambda: ["image_url", "video_url", "video"],
         description="Content part types it takes: images, video files, videos as lists of frames.",
+    )
+    video: Literal["frames", "video_url", "images"] = Field(
+        "frames",
+        description="How it would have a clip a client already sampled: as a video part listing the frames, with "
+        "their fps, which it takes as they are (a video_url is sampled again, at this server's --fps, and "
+        "deduplicated).",
     )
     media_ids: bool = Field(True, description="Media parts may carry a uuid, and later be sent by it alone.")
     logprobs: bool = Field(True, description="logprobs and top_logprobs are returned.")
@@ -330,4 +339,4 @@ def read_media(engine: TrioCore, resolver: MediaResolver, content, given, *, wha
         return video_part(engine, resolver, given if isinstance(given, str) else given.url, what)
     if isinstance(given, str):
         return video_part(engine, resolver, given, what)
-    return frames_part(engine, resolver, given, what, most_frames)
+    return frames_part(engine, resolver, given, what, most_frames, fps=content.fps)
