@@ -48,6 +48,7 @@ class StubServer:
         self.sizes: list[int] = []
         self.media: set[str] = set()
         self.faults: dict = {}
+        self.in_flight = self.most_in_flight = 0  # answers being streamed now, and the most at once
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.app = self._app()
@@ -146,6 +147,14 @@ class StubServer:
         return {"logprobs": {"content": entries}}
 
     def _chunks(self, body: dict):
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            yield from self._words(body)
+        finally:
+            self.in_flight -= 1
+
+    def _words(self, body: dict):
         words = ["yes", ",", " there", " is"]
         cut = self.faults.get("cut", 0)
         for index, word in enumerate(words):
@@ -155,7 +164,7 @@ class StubServer:
             entry = FIRST_TOKEN if index == 0 else {"token": word, "logprob": -0.01, "top_logprobs": []}
             choice = {"index": 0, "delta": {"content": word}, "finish_reason": None, **self._logprobs(body, [entry])}
             yield f"data: {json.dumps({'id': 'x', 'object': 'chat.completion.chunk', 'choices': [choice]})}\n\n"
-            time.sleep(0.01)
+            time.sleep(0.05)
         last = {"index": 0, "delta": {}, "finish_reason": "stop"}
         yield f"data: {json.dumps({'id': 'x', 'object': 'chat.completion.chunk', 'choices': [last]})}\n\n"
         usage = {"prompt_tokens": 42, "completion_tokens": len(words), "total_tokens": 42 + len(words)}

@@ -153,3 +153,22 @@ def test_a_server_that_refuses_video_gets_the_frames_as_images_from_then_on():
         assert [part["type"] for part in media_parts(llama.requests[-1])] == ["image_url"] * 4
         assert engine.model.endpoints_report()[0]["capabilities"]["video"] == "images"
         engine.close()
+
+
+def test_a_gateway_sends_its_requests_on_at_once_not_one_by_one():
+    """trio serve in front of remote servers takes no turns: the servers batch, and the backend bounds them."""
+    import concurrent.futures
+
+    import httpx
+
+    from tests.server.conftest import data_url, running_server
+
+    with StubServer("vllm") as vllm, running_server("--model", "served-model", "--endpoint", vllm.url) as (url, _):
+        body = {"model": "served-model", "max_tokens": 8, "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": data_url()}}, {"type": "text", "text": QUESTION}]}]}  # fmt: skip
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            replies = list(pool.map(lambda _: httpx.post(url + "/v1/chat/completions", json=body, timeout=60),
+                                    range(4)))  # fmt: skip
+        assert [reply.status_code for reply in replies] == [200] * 4
+        assert {reply.json()["choices"][0]["message"]["content"] for reply in replies} == {"yes, there is"}
+        assert vllm.most_in_flight >= 2  # a local model's one-at-a-time turn would have made it 1

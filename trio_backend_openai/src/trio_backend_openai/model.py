@@ -41,6 +41,7 @@ class RemoteModel(LoadedModel):
     device = "remote"
     dtype = "server's"
     request_hooks = None  # optimizers act inside a local model: none here
+    concurrent = True  # requests go to the servers at once, bounded by each endpoint's slots
     raw_library = None
 
     def __init__(self, pool: EndpointPool, family, name: str, settings: RemoteSettings):

@@ -135,6 +135,9 @@ class LoadedModel(ABC):
     request_hooks: list[RequestHook] | None = None
     raw_library: str | None = None  # what raw_generate calls ("transformers generate"), for reports
     max_model_len: int | None = None  # the context the model was trained for, in tokens (None: not known)
+    # Whether generations may run at once from several threads (a remote backend: its servers batch them, and it
+    # bounds them itself); a local model answers one at a time, and the server queues requests for it.
+    concurrent: bool = False
 
     @abstractmethod
     def prepare(self, messages: list[Message]) -> PreparedPrompt:

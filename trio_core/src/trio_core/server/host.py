@@ -1,9 +1,12 @@
 """The loaded model behind the server: who may use it now, how many wait, and reloading it.
 
-One request runs on the model at a time (a model answers one generate call at once); up to
-``queue_size`` more wait their turn and the rest get 429 at once. A reload stops admitting
-new requests, lets those in flight finish, loads the new model, and either switches to it
-or, when it fails, keeps serving the old one.
+One request runs on a local model at a time (a model answers one generate call at once); up to
+``queue_size`` more wait their turn and the rest get 429 at once. A model whose backend takes
+several requests at once (``LoadedModel.concurrent``: the remote backend, which bounds them per
+endpoint itself) has no turn to wait for: a gateway in front of a pool of servers would
+otherwise send them one request at a time. A reload stops admitting new requests, lets those in
+flight finish, loads the new model, and either switches to it or, when it fails, keeps serving
+the old one.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ class ModelHost:
         self.running = 0
         self._turn = asyncio.Lock()
         self._reloading = asyncio.Lock()
+        self._shared = asyncio.Condition()  # requests on a concurrent model, and a reload waiting for them
+        self._sharing = 0
+        self._draining = False
         self.loaded_at: float | None = None
         self.on_queue_change = lambda depth: None
 
@@ -73,10 +79,11 @@ class ModelHost:
         ``queue=False`` (a running watch's next frame) waits whatever the queue holds: a busy
         server slows a watch down rather than ending it.
         """
-        if queue:
-            self.check_capacity()
-        else:
-            self.ready_engine()
+        engine = self.check_capacity() if queue else self.ready_engine()
+        if engine.model is not None and engine.model.concurrent:
+            async with self.shared_turn() as engine:
+                yield engine
+            return
         self.waiting += 1
         self.on_queue_change(self.waiting)
         try:
@@ -93,10 +100,28 @@ class ModelHost:
             self.running -= 1
             self._turn.release()
 
+    @contextlib.asynccontextmanager
+    async def shared_turn(self) -> AsyncIterator[TrioCore]:
+        """A concurrent model, alongside the other requests on it; waits only while a reload drains them."""
+        async with self._shared:
+            await self._shared.wait_for(lambda: not self._draining)
+            self._sharing += 1
+        try:
+            self.running += 1
+            yield self.ready_engine()
+        finally:
+            self.running -= 1
+            async with self._shared:
+                self._sharing -= 1
+                self._shared.notify_all()
+
     async def reload(self, config: EngineConfig) -> tuple[bool, str]:
         """Load ``config``'s model in place of the current one; on failure keep the current one."""
         async with self._reloading:
             await self._turn.acquire()  # drained: no request runs, new ones wait behind the reload
+            async with self._shared:
+                self._draining = True
+                await self._shared.wait_for(lambda: self._sharing == 0)
             try:
                 try:
                     engine = await run_in_threadpool(TrioCore(config).load)
@@ -110,6 +135,9 @@ class ModelHost:
                 return True, f"Now serving {config.model}."
             finally:
                 self._turn.release()
+                async with self._shared:
+                    self._draining = False
+                    self._shared.notify_all()
 
     async def close(self) -> None:
         if self.engine is not None:
