@@ -172,3 +172,14 @@ def test_a_gateway_sends_its_requests_on_at_once_not_one_by_one():
         assert [reply.status_code for reply in replies] == [200] * 4
         assert {reply.json()["choices"][0]["message"]["content"] for reply in replies} == {"yes, there is"}
         assert vllm.most_in_flight >= 2  # a local model's one-at-a-time turn would have made it 1
+
+
+def test_a_server_that_says_retry_at_once_forever_is_not_hammered_and_the_request_gives_up():
+    with StubServer("vllm") as vllm:
+        engine = engine_on(vllm.url, queue_timeout_s=1.0)
+        vllm.requests.clear()
+        vllm.fail_next(10_000, 429, retry_after="0")
+        with pytest.raises(BackendUnavailableError, match=r"answered 429"):
+            engine.analyze_video(DEMO_PICTURE, QUESTION)
+        assert 2 <= len(vllm.requests) <= 30  # at least 0.1 s apart for the 1 s it may wait, not a busy loop
+        engine.close()

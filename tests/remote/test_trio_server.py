@@ -59,7 +59,7 @@ def test_a_trio_server_says_what_it_takes_so_nothing_is_probed(trio_server):
         (endpoint,) = engine.model.endpoints_report()
         found = endpoint["capabilities"]
         assert found["found_by"] == "model card" and found["server"] == "trio"
-        assert (found["video"], found["media_ids"], found["logprobs"]) == ("video_url", True, True)
+        assert (found["video"], found["media_ids"], found["logprobs"]) == ("frames", True, True)  # its preference
         assert found["yes_no"] == "first-token logprobs"
     finally:
         engine.close()
@@ -93,8 +93,9 @@ def test_a_frame_asked_several_questions_is_sent_once_then_by_id(trio_server):
         without.close()
 
 
-def test_a_server_that_kept_no_media_is_sent_the_bytes_again():
-    with running_server("--model", "trio-tiny", env={"TRIO_MEDIA_IDS_MB": "0"}) as (url, _):
+def test_a_server_that_did_not_keep_the_media_is_sent_the_bytes_again():
+    # 10 KB for media kept by id: the picture (448 x 448 pixels) is never kept, so its id always misses.
+    with running_server("--model", "trio-tiny", env={"TRIO_MEDIA_IDS_MB": "0.01"}) as (url, _):
         engine = remote(url + "/v1")
         try:
             picture = engine.read_frame(DEMO_PICTURE)

@@ -41,7 +41,13 @@ class Capabilities:
 
 def model_card(connection: Connection, model: str) -> dict:
     """The server's card for ``model``; a model it does not serve is a :class:`ModelLoadError` naming those it does."""
-    listing = connection.get_json("/models")
+    try:
+        listing = connection.get_json("/models")
+    except Rejected as refused:  # a 4xx for the listing itself: not an OpenAI API, or not this one's way
+        raise ModelLoadError(
+            f"{connection.label} refused to list its models ({refused.status}: {refused.message or 'no reason'}): "
+            "is it an OpenAI-compatible API's base URL (…/v1)?"
+        ) from None
     cards = [card for card in listing.get("data") or [] if isinstance(card, dict) and card.get("id")]
     for card in cards:
         if card["id"] == model:
@@ -97,11 +103,17 @@ class Probe:
         reply, _ = self.connection.post_json("/chat/completions", body)
         return reply
 
-    def accepted(self, part: dict, *, logprobs: bool = True) -> dict | None:
+    def accepted(self, part: dict, *, logprobs: bool = True, errors_refuse: bool = False) -> dict | None:
+        """The reply, or None when the server refused ``part`` (with ``errors_refuse``, also when it failed on it
+        with a 5xx: llama-server answers media it cannot read with a 500)."""
         try:
             return self.ask(part, logprobs=logprobs)
         except Rejected:
             return None
+        except EndpointDown as down:
+            if errors_refuse and down.status is not None and down.status >= 500 and not down.busy:
+                return None
+            raise
 
     def run(self, owner: str, max_model_len: int | None, *, try_ids: bool) -> Capabilities:
         server = SERVERS.get(owner, owner)
@@ -109,7 +121,7 @@ class Probe:
         _, image = self.media.image(self.frames[0])
         video_part = {"type": "video_url", "video_url": {"url": video}}
         image_part = {"type": "image_url", "image_url": {"url": image}}
-        reply, kind = self.accepted(video_part), "video_url"
+        reply, kind = self.accepted(video_part, errors_refuse=True), "video_url"
         if reply is None:
             reply, kind = self.accepted(image_part), "images"
         if reply is None:  # perhaps the logprobs, not the picture

@@ -27,11 +27,11 @@ from trio_core.errors import ConfigError
 class EndpointDown(Exception):
     """The endpoint cannot answer now; ``retry_after`` is what it asked for (seconds), if it did."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, started: bool = False, busy: bool = False):
+    def __init__(self, reason: str, *, retry_after: float | None = None, status: int | None = None):
         super().__init__(reason)
         self.retry_after = retry_after
-        self.started = started  # part of an answer had arrived: it cannot be retried unseen
-        self.busy = busy  # up but overloaded (429, 503): worth waiting for, unlike a server that is down
+        self.status = status  # the HTTP status it answered, None when it did not answer at all
+        self.busy = status in (429, 503)  # up but overloaded: worth waiting for, unlike a server that is down
 
 
 class Rejected(Exception):
@@ -98,7 +98,7 @@ class Connection:
         """
         payload = json.dumps(body).encode()
         sent.append(len(payload))
-        started = done = False
+        done = False
         try:
             with connect_sse(
                 self.http, "POST", path, content=payload, headers={"Content-Type": "application/json"}
@@ -110,17 +110,16 @@ class Connection:
                         break
                     data = self.parse(event.data)
                     if "error" in data:  # a failure after the response started: the server says so in the stream
-                        raise self.failure(data, self.status_in(data), started=started)
+                        raise self.failure(data, self.status_in(data))
                     chunk = chunk_of(data)
-                    started = started or bool(chunk.text)
                     done = done or chunk.finish_reason is not None
                     yield chunk
         except SSEError:
-            raise EndpointDown(f"{self.label} did not answer with an event stream", started=started) from None
+            raise EndpointDown(f"{self.label} did not answer with an event stream") from None
         except httpx.HTTPError as error:
-            raise EndpointDown(self.why(error), started=started) from None
+            raise EndpointDown(self.why(error)) from None
         if not done:
-            raise EndpointDown(f"{self.label} closed the answer before its end", started=started)
+            raise EndpointDown(f"{self.label} closed the answer before its end")
 
     # Failures ---------------------------------------------------------------------------
 
@@ -148,14 +147,14 @@ class Connection:
         body = self.parse(response.text)
         raise self.failure(body, response.status_code, retry_after=retry_after(response.headers.get("retry-after")))
 
-    def failure(self, body: dict, status: int, *, retry_after: float | None = None, started: bool = False):
+    def failure(self, body: dict, status: int, *, retry_after: float | None = None):
         message, code = error_of(body)
         message = masked(message)[:500]
         where = f"{self.label} answered {status}" + (f": {message}" if message else "")
         if status in (401, 403):
             return ConfigError(f"{where}; check --api-key (TRIO_API_KEY).")
         if status == 429 or status >= 500 or status == 408:
-            return EndpointDown(where, retry_after=retry_after, started=started, busy=status in (429, 503))
+            return EndpointDown(where, retry_after=retry_after, status=status)
         if status == 404 and code not in ("model_not_found",) and "model" not in message.lower():
             return ConfigError(f"{where}; is {self.label} the API's base URL (it usually ends in /v1)?")
         return Rejected(status, message, code)

@@ -47,9 +47,9 @@ def mp4_bytes(frames: tuple[Frame, ...], fps: float) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        # yuv420p needs even sides; a frame is cropped by at most one pixel each way.
+        # Even sides, for any decoder: a frame is cropped by at most one pixel each way.
         stream.width, stream.height = width - width % 2, height - height % 2
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = "yuv444p"  # every pixel its colour (as the JPEGs): thin coloured edges survive
         stream.options = {"crf": "18", "preset": "veryfast"}
         for number, frame in enumerate(frames):
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame.image[: stream.height, : stream.width]))
@@ -73,12 +73,15 @@ class EncodedMedia:
     def image(self, frame: Frame) -> tuple[str, str]:
         """``(id, JPEG data URL)`` of one frame."""
         key = media_id((frame,))
-        return key, self._cached(key, lambda: data_url(jpeg_bytes(frame.image, self.quality), "image/jpeg"))
+        return key, self._cached(
+            key, lambda: data_url(jpeg_bytes(frame.image, self.quality, full_colour=True), "image/jpeg")
+        )
 
     def video(self, frames: tuple[Frame, ...], fps: float) -> tuple[str, str]:
-        """``(id, MP4 data URL)`` of a clip."""
-        key = media_id(frames, fps)
-        return key, self._cached(key + ".mp4", lambda: data_url(mp4_bytes(frames, fps), "video/mp4"))
+        """``(id, MP4 data URL)`` of a clip; the id differs from the same clip's as a list of frames, which a
+        server reads otherwise (an MP4 it samples again)."""
+        key = media_id(frames, fps) + "-mp4"
+        return key, self._cached(key, lambda: data_url(mp4_bytes(frames, fps), "video/mp4"))
 
     def _cached(self, key: str, make) -> str:
         with self._lock:

@@ -23,7 +23,7 @@ from trio_core.errors import BackendUnavailableError, ConfigError
 from .capabilities import discover
 from .client import EndpointDown, Rejected
 from .media import EncodedMedia, media_id
-from .pool import Endpoint, EndpointPool
+from .pool import Endpoint, EndpointPool, SlotsBusy
 from .settings import RemoteSettings
 
 log = logging.getLogger("trio.openai")
@@ -48,6 +48,7 @@ class RemoteModel(LoadedModel):
         self.pool, self.family, self.name, self.settings = pool, family, name, settings
         self.model_dir = Path(name)
         self.media = EncodedMedia(settings.jpeg_quality)
+        self.max_in_flight = settings.max_concurrency * len(pool.endpoints)  # what the slots let out at once
         known = [
             e.capabilities.max_model_len for e in pool.endpoints if e.capabilities and e.capabilities.max_model_len
         ]
@@ -160,16 +161,23 @@ class RemoteModel(LoadedModel):
         return [answers[index] for index in range(len(prompts))]
 
     def _answer(self, messages, settings, stats: GenerationStats, key: str | None, *, buffered: bool):
-        """The answer from the first endpoint that gives one, best first for ``key``.
+        """The answer from the first endpoint that gives one, best first for ``key``, within ``queue_timeout_s``.
 
         ``buffered`` (the caller shows nothing before the end): an answer cut off midway is asked again
         elsewhere; otherwise the text already shown cannot be taken back, and the cut is an error.
         """
-        deadline = time.monotonic() + self.settings.queue_timeout_s  # how long overloaded servers are waited for
+        deadline = time.monotonic() + self.settings.queue_timeout_s
+        last_problem: str | None = None
         while True:  # each round: the endpoints healthy now, best first; candidates() ends it when none is
+            if last_problem is not None and time.monotonic() >= deadline:
+                raise BackendUnavailableError(
+                    f"No endpoint answered within openai.queue_timeout_s ({self.settings.queue_timeout_s:g} s): "
+                    f"{last_problem}."
+                )
             for endpoint in self.pool.candidates(key, wait_until=deadline):
+                shown: list[bool] = []  # set once part of the answer went to the caller
                 try:
-                    answer = self._on(endpoint, messages, settings, stats)
+                    answer = self._on(endpoint, messages, settings, stats, deadline, shown)
                     if buffered:
                         text = "".join(answer)
                         yield text
@@ -180,21 +188,30 @@ class RemoteModel(LoadedModel):
                 except EndpointDown as down:
                     delay = endpoint.left_out(str(down), down.retry_after, busy=down.busy)
                     log.warning("%s; left out for %.1f s", down, delay)
-                    if down.started and not buffered:
+                    last_problem = str(down)
+                    if shown and not buffered:
                         raise BackendUnavailableError(
                             f"{down}, after part of the answer was shown: ask again."
                         ) from None
+                except SlotsBusy as busy:  # this endpoint is full here: the next one may have room
+                    last_problem = str(busy)
 
-    def _on(self, endpoint: Endpoint, messages, settings, stats: GenerationStats) -> Iterator[str]:
-        """One endpoint's answer, streamed; media fallbacks and id misses are handled here, on the same server."""
+    def _on(self, endpoint: Endpoint, messages, settings, stats: GenerationStats, deadline: float, shown: list):
+        """One endpoint's answer, streamed; media fallbacks and id misses are handled here, on the same server,
+        as long as nothing of the answer was shown."""
         self._contact(endpoint)
-        with endpoint.slot():
+        with endpoint.slot(timeout=max(0.0, deadline - time.monotonic())):
             by_id, video, refused = True, endpoint.capabilities.video, None
             for _ in range(4):  # a resend after an id miss, then the frames as images: never more
                 body, with_bytes = self.body(messages, settings, endpoint, by_id=by_id, video=video)
                 try:
-                    yield from self._stream(endpoint, body, settings, stats)
+                    for delta in self._stream(endpoint, body, settings, stats):
+                        shown.append(True)
+                        yield delta
                 except Rejected as rejected:
+                    if shown:  # refused midway: what was shown cannot be asked again
+                        raise ConfigError(f"{endpoint.label} refused the answer midway ({rejected.status}): "
+                                          f"{rejected.message or 'no reason given'}.") from None  # fmt: skip
                     if rejected.media_missing and by_id:
                         log.info("%s no longer has media sent before; sending their bytes", endpoint.label)
                         by_id = False

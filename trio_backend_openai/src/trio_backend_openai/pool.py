@@ -22,6 +22,10 @@ from .client import Connection
 from .settings import RemoteSettings
 
 
+class SlotsBusy(Exception):
+    """Every request slot of an endpoint stayed taken until the request's time was up."""
+
+
 class Endpoint:
     """One server: its connection, what it accepts, its request slots, and whether it is left out."""
 
@@ -52,8 +56,9 @@ class Endpoint:
         with self.lock:
             self.busy = busy
             self.failures += 1
-            backoff = min(self.settings.backoff_s * 2 ** (self.failures - 1), self.settings.backoff_max_s)
+            backoff = min(self.settings.backoff_s * 2 ** min(self.failures - 1, 30), self.settings.backoff_max_s)
             delay = min(retry_after, self.settings.backoff_max_s) if retry_after is not None else backoff
+            delay = max(delay, 0.1)  # "Retry-After: 0", or a date gone by: not a reason to ask again at once
             self.out_until = time.monotonic() + delay
             self.last_error = reason
             return delay
@@ -63,13 +68,12 @@ class Endpoint:
             self.failures, self.out_until, self.last_error = 0, 0.0, None
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """One of the endpoint's request slots; waits here (up to ``queue_timeout_s``) when all are taken."""
-        if not self.slots.acquire(timeout=self.settings.queue_timeout_s):
-            raise BackendUnavailableError(
-                f"All {self.settings.max_concurrency} request slots of {self.label} stayed busy for "
-                f"{self.settings.queue_timeout_s:g} s: raise openai.max_concurrency if the server has room, or add "
-                "an --endpoint."
+    def slot(self, timeout: float) -> Iterator[None]:
+        """One of the endpoint's request slots; waits here (up to ``timeout`` seconds) when all are taken."""
+        if not self.slots.acquire(timeout=timeout):
+            raise SlotsBusy(
+                f"all {self.settings.max_concurrency} request slots of {self.label} stayed busy (raise "
+                "openai.max_concurrency if the server has room, or add an --endpoint)"
             )
         with self.lock:
             self.in_flight += 1

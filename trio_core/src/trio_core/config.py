@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError
@@ -125,6 +133,13 @@ class EngineConfig(BaseSettings):
             _FoldingFilterAliases(source)
             for source in (init_settings, env_settings, dotenv_settings, file_secret_settings)
         )
+
+    @field_serializer("endpoints", when_used="json")
+    def _masked_endpoints(self, endpoints: list[str]) -> list[str]:
+        # What JSON shows (/health, reports) never carries a key given in an endpoint's URL.
+        from .credentials import masked
+
+        return [masked(url) for url in endpoints]
 
     @field_validator("optimizers", "endpoints", mode="before")
     @classmethod

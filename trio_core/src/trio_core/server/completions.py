@@ -163,8 +163,9 @@ def served_names(engine: TrioCore) -> set[str]:
 async def models(request: Request) -> ModelList:
     host = request.app.state.host
     engine = host.ready_engine()
+    kept = ServedCapabilities(media_ids=request.app.state.settings.media_ids_mb > 0)  # none kept: say so
     card = ModelCard(id=engine.config.model, created=int(host.loaded_at or time.time()),
-                     max_model_len=engine.model.max_model_len)  # fmt: skip
+                     max_model_len=engine.model.max_model_len, capabilities=kept)  # fmt: skip
     return ModelList(data=[card])
 
 
@@ -259,9 +260,12 @@ async def stream_chunks(
 
 
 async def _after(first: str, rest):
-    yield first
-    async for item in rest:
-        yield item
+    try:
+        yield first
+        async for item in rest:
+            yield item
+    finally:
+        await rest.aclose()  # a client gone midway: the model's turn is given back now, not when collected
 
 
 def logprobs(result) -> dict | None:

@@ -81,7 +81,7 @@ class ModelHost:
         """
         engine = self.check_capacity() if queue else self.ready_engine()
         if engine.model is not None and engine.model.concurrent:
-            async with self.shared_turn() as engine:
+            async with self.shared_turn(engine, queue=queue) as engine:
                 yield engine
             return
         self.waiting += 1
@@ -101,8 +101,19 @@ class ModelHost:
             self._turn.release()
 
     @contextlib.asynccontextmanager
-    async def shared_turn(self) -> AsyncIterator[TrioCore]:
-        """A concurrent model, alongside the other requests on it; waits only while a reload drains them."""
+    async def shared_turn(self, engine: TrioCore, *, queue: bool) -> AsyncIterator[TrioCore]:
+        """A concurrent model, alongside the other requests on it; waits only while a reload drains them.
+
+        Requests beyond what the model takes at once (``max_in_flight``) plus ``queue_size`` get 429, as for a
+        local model: each holds a worker thread while it waits, and the threads are few.
+        """
+        most = getattr(engine.model, "max_in_flight", None)
+        if queue and most is not None and self._sharing >= most + self.queue_size:
+            raise APIError(
+                429,
+                "The server is busy: too many requests are on their way to the model.",
+                headers={"Retry-After": "2"},
+            )
         async with self._shared:
             await self._shared.wait_for(lambda: not self._draining)
             self._sharing += 1
@@ -119,10 +130,10 @@ class ModelHost:
         """Load ``config``'s model in place of the current one; on failure keep the current one."""
         async with self._reloading:
             await self._turn.acquire()  # drained: no request runs, new ones wait behind the reload
-            async with self._shared:
-                self._draining = True
-                await self._shared.wait_for(lambda: self._sharing == 0)
             try:
+                async with self._shared:
+                    self._draining = True
+                    await self._shared.wait_for(lambda: self._sharing == 0)
                 try:
                     engine = await run_in_threadpool(TrioCore(config).load)
                 except TrioError as error:
