@@ -53,7 +53,7 @@ def remote_bench(model, endpoint, runs, frame_count, size, max_tokens, remote_on
         return
     click.echo(f"model {report['model']}, {report['frames']} frame(s) of {size}px, {runs} paired rounds, "
                f"remote: {report['endpoint']} ({report['media']})")  # fmt: skip
-    for name in ("frame", "clip", "clip as frames"):
+    for name in ("frame", "clip", "clip as MP4"):
         row = report[name]
         click.echo(
             f"{name:>14}: local p50 {row['local_p50_ms']:.1f} ms | remote p50 {row['remote_p50_ms']:.1f} ms, "
@@ -100,10 +100,10 @@ def measure(model: str, *, endpoint: str | None, runs: int, frame_count: int, si
         with contextlib.ExitStack() as stack:
             url = endpoint or stack.enter_context(loopback_server(local))
             remote = stack.enter_context(contextlib.closing(TrioCore(**common, endpoints=[url]).load()))
-            # The same clips as a list of JPEGs (trio's "video" part), where the server takes it: less CPU than
-            # an MP4 on both sides, more bytes.
-            as_frames = TrioCore(**common, endpoints=[url], backend_settings={"openai": {"media": "frames"}})
-            as_frames = stack.enter_context(contextlib.closing(as_frames.load()))
+            # The same clips as an MP4 (a video_url), where the server takes one: fewer bytes than JPEGs, more CPU
+            # on both sides, and sampled again by the server.
+            as_mp4 = TrioCore(**common, endpoints=[url], backend_settings={"openai": {"media": "video_url"}})
+            as_mp4 = stack.enter_context(contextlib.closing(as_mp4.load()))
             # A new picture every round, as a camera gives: nothing is cached by id or encoded ahead.
             frames = synthetic_frames(runs + frame_count + 1, size)
             rows = {
@@ -117,7 +117,7 @@ def measure(model: str, *, endpoint: str | None, runs: int, frame_count: int, si
                     runs,
                 ),  # fmt: skip
             }
-            rows["clip as frames"] = paired(local, as_frames, lambda engine, at: engine.analyze_video(
+            rows["clip as MP4"] = paired(local, as_mp4, lambda engine, at: engine.analyze_video(
                 frames[at : at + frame_count], CONDITIONS[0], yes_no=True), runs)  # fmt: skip
             capabilities = remote.model.endpoints_report()[0]["capabilities"] or {}
             traffic = watch_traffic(common, url, synthetic_frames(8, size))

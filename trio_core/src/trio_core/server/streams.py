@@ -1,14 +1,18 @@
 """Running a blocking answer stream (text deltas, then the AnalysisResult) from async code.
 
-Each step runs in the thread pool; a step in flight is always waited for before the stream
-is closed (closing a generator while another thread runs it fails), and closing it stops the
-generation on the model. The request's deadline is checked between tokens.
+The stream runs to its end in one worker thread, which hands each item to the event loop as it
+comes: the model never waits for the loop between tokens (a trip to a worker thread per token
+cost about 2 ms each, a fifth of a small model's answer). Stopping early (the client went
+away) tells the worker to stop at its next token, and waits for it: closing a generator while
+another thread runs it fails, and closing it stops the generation on the model. The request's
+deadline is checked between tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -20,8 +24,9 @@ from .errors import APIError
 _END = object()
 
 
-def _step(stream: Iterator):
-    return next(stream, _END)
+class _Failed:
+    def __init__(self, error: BaseException):
+        self.error = error
 
 
 class AnswerStream:
@@ -33,24 +38,39 @@ class AnswerStream:
         self.result: AnalysisResult | None = None
 
     async def __aiter__(self) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:  # in a worker thread, the whole answer
+            try:
+                for item in self.stream:
+                    loop.call_soon_threadsafe(items.put_nowait, item)
+                    if stop.is_set():
+                        break
+                    if time.monotonic() > self.deadline:
+                        raise APIError(504, "The request took longer than the server's request timeout.")
+            except BaseException as error:  # handed to the request, in order, after what came before
+                loop.call_soon_threadsafe(items.put_nowait, _Failed(error))
+            finally:
+                self.stream.close()
+                loop.call_soon_threadsafe(items.put_nowait, _END)
+
+        worker = asyncio.ensure_future(run_in_threadpool(produce))
         try:
             while True:
-                step = asyncio.ensure_future(run_in_threadpool(_step, self.stream))
-                try:
-                    item = await asyncio.shield(step)
-                except asyncio.CancelledError:
-                    await asyncio.gather(step, return_exceptions=True)
-                    raise
+                item = await items.get()
                 if item is _END:
                     return
+                if isinstance(item, _Failed):
+                    raise item.error
                 if isinstance(item, AnalysisResult):
                     self.result = item
                     continue
                 yield item
-                if time.monotonic() > self.deadline:
-                    raise APIError(504, "The request took longer than the server's request timeout.")
         finally:
-            await run_in_threadpool(self.stream.close)
+            stop.set()
+            await asyncio.gather(worker, return_exceptions=True)  # the stream is closed before the turn is given back
 
     async def collect(self) -> tuple[str, AnalysisResult]:
         """Run to the end, in one trip to a worker thread (no hop per token): the whole text and the result."""
