@@ -46,6 +46,7 @@ class StubServer:
         self.style, self.model = style, model
         self.requests: list[dict] = []
         self.sizes: list[int] = []
+        self.ports: list[int] = []  # the client's port of each request: one connection kept alive keeps its port
         self.media: set[str] = set()
         self.faults: dict = {}
         self.in_flight = self.most_in_flight = 0  # answers being streamed now, and the most at once
@@ -92,6 +93,7 @@ class StubServer:
             body = json.loads(raw)
             self.requests.append(body)
             self.sizes.append(len(raw))
+            self.ports.append(request.client.port)
             count, status, retry_after = self.faults.get("status", (0, 0, None))
             if count:
                 self.faults["status"] = (count - 1, status, retry_after)

@@ -35,6 +35,7 @@ def test_a_vllm_server_is_probed_and_takes_video_ids_and_logprobs():
                                                                                            True, True)  # fmt: skip
         assert found["found_by"] == "probe" and engine.model.max_model_len == 32768
         vllm.requests.clear()
+        vllm.ports.clear()
         result = engine.analyze_video(DEMO_CLIP, QUESTION, yes_no=True)
         assert result.text == "yes, there is" and result.yes_probability == pytest.approx(P_YES)
         assert result.metrics.prompt_tokens == 42 and result.metrics.completion_tokens == 4  # its usage
@@ -51,6 +52,7 @@ def test_a_vllm_server_is_probed_and_takes_video_ids_and_logprobs():
         assert again.text == "yes, there is"
         assert media_parts(vllm.requests[-2])[0]["video_url"] is None  # refused: "Cache miss for video ..."
         assert media_parts(vllm.requests[-1])[0]["video_url"]["url"].startswith("data:video/mp4")
+        assert len(set(vllm.ports)) == 1  # one connection, kept alive: each stream is read to its end
         engine.close()
 
 

@@ -98,27 +98,27 @@ class Connection:
         """
         payload = json.dumps(body).encode()
         sent.append(len(payload))
-        done = False
+        finished = ended = False  # a finish reason came; the server's [DONE] came
         try:
             with connect_sse(
                 self.http, "POST", path, content=payload, headers={"Content-Type": "application/json"}
             ) as events:
                 self.check(events.response)
                 for event in events.iter_sse():
-                    if event.data.strip() == "[DONE]":
-                        done = True
-                        break
+                    if ended or event.data.strip() == "[DONE]":
+                        ended = True
+                        continue  # read to the body's end: a response left unread costs its connection
                     data = self.parse(event.data)
                     if "error" in data:  # a failure after the response started: the server says so in the stream
                         raise self.failure(data, self.status_in(data))
                     chunk = chunk_of(data)
-                    done = done or chunk.finish_reason is not None
+                    finished = finished or chunk.finish_reason is not None
                     yield chunk
         except SSEError:
             raise EndpointDown(f"{self.label} did not answer with an event stream") from None
         except httpx.HTTPError as error:
             raise EndpointDown(self.why(error)) from None
-        if not done:
+        if not (ended or finished):
             raise EndpointDown(f"{self.label} closed the answer before its end")
 
     # Failures ---------------------------------------------------------------------------
