@@ -82,6 +82,11 @@ class StubServer:
 
         @app.get("/v1/models")
         def models():
+            count, status, retry_after = self.faults.get("status", (0, 0, None))
+            if count:  # a server still loading its model answers its listing 503 too
+                self.faults["status"] = (count - 1, status, retry_after)
+                headers = {"Retry-After": retry_after} if retry_after else None
+                return self._error(status, "The model is not loaded (loading).", "ServiceUnavailableError", headers)
             card = {"id": self.model, "object": "model", "created": 1, "owned_by": owner}
             if self.style == "vllm":
                 card |= {"root": self.model, "parent": None, "max_model_len": 32768, "permission": []}

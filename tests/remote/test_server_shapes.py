@@ -185,3 +185,14 @@ def test_a_server_that_says_retry_at_once_forever_is_not_hammered_and_the_reques
             engine.analyze_video(DEMO_PICTURE, QUESTION)
         assert 2 <= len(vllm.requests) <= 30  # at least 0.1 s apart for the 1 s it may wait, not a busy loop
         engine.close()
+
+
+def test_a_server_still_loading_its_model_is_waited_for_at_start():
+    with StubServer("vllm") as vllm:
+        vllm.fail_next(2, 503, retry_after="0.3")  # two listings refused while "loading", then served
+        engine = engine_on(vllm.url)
+        assert engine.model.endpoints_report()[0]["capabilities"]["server"] == "vLLM"
+        engine.close()
+        vllm.fail_next(10_000, 503, retry_after="0.3")  # never done loading: refused after queue_timeout_s
+        with pytest.raises(ModelLoadError, match=r"No endpoint answered \(.*answered 503: The model is not loaded"):
+            engine_on(vllm.url, queue_timeout_s=1.0)

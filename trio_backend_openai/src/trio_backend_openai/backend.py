@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import time
 from urllib.parse import urlsplit
 
 from trio_core.backends import Backend
@@ -54,12 +55,25 @@ class OpenAIBackend(Backend):
                                                  read_timeout_s=settings.read_timeout_s), settings)
                              for url in urls])  # fmt: skip
         try:
-            for endpoint in pool.endpoints:
-                try:
-                    endpoint.capabilities = discover(endpoint.connection, config.model, media=settings.media,
-                                                     media_ids=settings.media_ids, probe=settings.probe)  # fmt: skip
-                except EndpointDown as down:  # asked again when it comes back; the others serve meanwhile
-                    endpoint.left_out(str(down), down.retry_after, busy=down.busy)
+            # Servers still loading their model (503) or busy (429) are waited for, up to queue_timeout_s: a
+            # camera box and its GPU box often start together.
+            deadline = time.monotonic() + settings.queue_timeout_s
+            while True:
+                busy = []
+                for endpoint in pool.endpoints:
+                    if endpoint.capabilities is not None:
+                        continue
+                    try:
+                        endpoint.capabilities = discover(endpoint.connection, config.model, media=settings.media,
+                                                         media_ids=settings.media_ids, probe=settings.probe)  # fmt: skip
+                    except EndpointDown as down:  # asked again when it comes back; the others serve meanwhile
+                        delay = endpoint.left_out(str(down), down.retry_after, busy=down.busy)
+                        busy += [delay] if down.busy else []
+                waiting = [endpoint for endpoint in pool.endpoints if endpoint.capabilities is None]
+                if not waiting or len(busy) < len(waiting) or time.monotonic() + min(busy) > deadline:
+                    break
+                log.info("every endpoint is busy or loading its model; asking again in %.1f s", min(busy))
+                time.sleep(min(busy))
             if all(endpoint.capabilities is None for endpoint in pool.endpoints):
                 raise ModelLoadError(
                     f"No endpoint answered ({pool.failures()}): start the server, or check --endpoint."
