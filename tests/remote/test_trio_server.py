@@ -290,3 +290,28 @@ def wait_for(condition, timeout: float = 30.0) -> None:
         if time.monotonic() > end:
             raise AssertionError("timed out waiting")
         time.sleep(0.1)
+
+
+def test_a_sliding_window_sends_each_frame_once(trio_server):
+    from trio_core.bench import synthetic_frames
+
+    url, _ = trio_server
+    engine, plain = remote(url), remote(url, media_ids="off")
+    local = TrioCore(model="trio-tiny", dedup_threshold=0).load()
+    try:
+        frames = synthetic_frames(6, 224)
+        sent, sent_plain = [], []
+        for start in range(3):  # windows of 4 frames, one new frame each time
+            window = frames[start : start + 4]
+            ours = engine.analyze_video(window, QUESTIONS[1], yes_no=True)
+            theirs = plain.analyze_video(window, QUESTIONS[1], yes_no=True)
+            assert ours.text == theirs.text == local.analyze_video(window, QUESTIONS[1]).text
+            sent.append(ours.metrics.sent_bytes)
+            sent_plain.append(theirs.metrics.sent_bytes)
+        # The first window carries 4 frames' bytes, the next ones 1 each (and 3 ids).
+        assert sent[0] > 0.9 * sent_plain[0]
+        assert all(later < 0.4 * plain_later for later, plain_later in zip(sent[1:], sent_plain[1:], strict=True))
+    finally:
+        engine.close()
+        plain.close()
+        local.close()

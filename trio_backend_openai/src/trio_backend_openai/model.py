@@ -22,7 +22,7 @@ from trio_core.errors import BackendUnavailableError, ConfigError
 
 from .capabilities import discover
 from .client import EndpointDown, Rejected
-from .media import EncodedMedia, media_id
+from .media import EncodedMedia
 from .pool import Endpoint, EndpointPool, SlotsBusy
 from .settings import RemoteSettings
 
@@ -95,10 +95,9 @@ class RemoteModel(LoadedModel):
                     content.append({"type": "text", "text": part.text})
                     continue
                 items = self._encoded(part, video)
-                if isinstance(part, VideoPart) and video == "frames":  # trio's list of images
-                    frames = {"type": "video", "video": [url for _, _, url in items], "fps": part.fps}
-                    clip = media_id(part.frames, part.fps)
-                    content.append(self._media(frames, clip, endpoint, by_id, sent_bytes, field="video"))
+                if isinstance(part, VideoPart) and video == "frames":  # trio's list of images, each by id
+                    listed = [self._frame(key, url, endpoint, by_id, sent_bytes) for _, key, url in items]
+                    content.append({"type": "video", "video": listed, "fps": part.fps})
                     continue
                 for kind, key, url in items:
                     content.append(self._media({"type": kind, kind: {"url": url}}, key, endpoint, by_id, sent_bytes,
@@ -125,6 +124,17 @@ class RemoteModel(LoadedModel):
         if capabilities.logprobs and (settings.yes_no or settings.top_logprobs is not None):
             body |= {"logprobs": True, "top_logprobs": alternatives}
         return body, sent_bytes
+
+    @staticmethod
+    def _frame(key: str, url: str, endpoint: Endpoint, by_id: bool, sent_bytes: list[str]):
+        """One frame of a list: its URL, or (the server took ids) ``{url, uuid}``, or its uuid alone once sent: a
+        sliding window sends each frame's bytes once."""
+        if not endpoint.capabilities.media_ids:
+            return url
+        if by_id and endpoint.has_media(key):
+            return {"url": None, "uuid": key}
+        sent_bytes.append(key)
+        return {"url": url, "uuid": key}
 
     @staticmethod
     def _media(part: dict, media_id: str, endpoint: Endpoint, by_id: bool, sent_bytes: list[str], *, field: str):

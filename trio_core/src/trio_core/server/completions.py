@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..chat import Message, TextPart
+from ..chat import ImagePart, Message, TextPart
 from ..errors import TrioError
 from ..sdk import TrioCore
 from .conversation import frames_part, image_part, video_part
@@ -56,9 +56,19 @@ class VideoURLContent(BaseModel):
     uuid: str | None = MEDIA_ID
 
 
+class FrameRef(BaseModel):
+    """One frame of a ``video`` list with an id: its URL and ``uuid`` (kept under it), or the ``uuid`` alone (a frame
+    sent before): a clip's sliding window sends each frame's bytes once."""
+
+    url: str | None = None
+    uuid: str | None = MEDIA_ID
+
+
 class VideoFramesContent(BaseModel):
     type: Literal["video"]
-    video: list[str] | str | None = Field(description="A video URL, or the URLs of its frames in order.")
+    video: list[str | FrameRef] | str | None = Field(
+        description="A video URL, or its frames in order: URLs, or {url, uuid} objects."
+    )
     uuid: str | None = MEDIA_ID
     # As Qwen's own API has it: the rate the listed frames were sampled at, so that the model places them in time
     # as the client saw them (a video URL is sampled here, at the server's --fps).
@@ -293,17 +303,24 @@ class KeptMedia:
 
     def part(self, content, read, what: str):
         """The part's media: read (and kept, when it has a uuid), or, given by uuid alone, the kept ones."""
-        given = getattr(content, content.type)
+        return self._kept_or_read(getattr(content, content.type), content.uuid, read, what, content.type)
+
+    def frame(self, given: FrameRef, read, what: str):
+        """One frame of a ``video`` list, as an image: ``read(url)`` (a Frame, kept under its uuid), or the kept one."""
+        part = self._kept_or_read(given.url, given.uuid, lambda url: ImagePart(read(url)), what, "url")
+        return part.frame.image
+
+    def _kept_or_read(self, given, media_id: str | None, read, what: str, field: str):
         if given is not None:
             part = read(given)
-            if content.uuid is not None:
-                self.store.keep(self.caller, content.uuid, part)
+            if media_id is not None:
+                self.store.keep(self.caller, media_id, part)
             return part
-        if content.uuid is None:
-            raise APIError(400, f"{what}: give the {content.type}, or the uuid of media sent before.", param=what)
-        part = self.store.get(self.caller, content.uuid)
+        if media_id is None:
+            raise APIError(400, f"{what}: give the {field}, or the uuid of media sent before.", param=what)
+        part = self.store.get(self.caller, media_id)
         if part is None:
-            raise APIError(400, f"{what}: no media with uuid {content.uuid!r} are kept here (never sent, or dropped): "
+            raise APIError(400, f"{what}: no media with uuid {media_id!r} are kept here (never sent, or dropped): "
                            "send them again with their bytes.", param=what, code="media_not_found")  # fmt: skip
         return part
 
@@ -327,7 +344,7 @@ def to_messages(
             elif role != "user":
                 raise APIError(400, f"{what}: only user messages may carry images or videos.", param=what)
             else:
-                read = functools.partial(read_media, engine, resolver, part, what=what, most_frames=most_frames)
+                read = functools.partial(read_media, engine, resolver, part, kept, what=what, most_frames=most_frames)
                 parts.append(kept.part(part, read, what))
         messages.append(Message(role, parts))
     if messages[-1].role == "assistant":
@@ -335,12 +352,21 @@ def to_messages(
     return messages
 
 
-def read_media(engine: TrioCore, resolver: MediaResolver, content, given, *, what: str, most_frames: int):
-    """The part the media of ``content`` (an image, a video's URL, or its frames' URLs: ``given``) make."""
+def read_media(engine: TrioCore, resolver: MediaResolver, content, kept: KeptMedia, given, *, what: str,
+               most_frames: int):  # fmt: skip
+    """The part the media of ``content`` (an image, a video's URL, or its frames: ``given``) make."""
     if isinstance(content, ImageContent):
         return image_part(engine, resolver, given if isinstance(given, str) else given.url, what)
     if isinstance(content, VideoURLContent):
         return video_part(engine, resolver, given if isinstance(given, str) else given.url, what)
     if isinstance(given, str):
         return video_part(engine, resolver, given, what)
-    return frames_part(engine, resolver, given, what, most_frames, fps=content.fps)
+    images = []
+    for index, item in enumerate(given):
+        about = f"{what} frame {index + 1}"
+        if isinstance(item, str):
+            images.append(resolver.image(item, what=about))
+        else:  # decoded (and scaled) now, so that what is kept under its id is ready for the next window
+            images.append(kept.frame(item, lambda url, about=about: engine.read_frame(resolver.image(url, what=about))
+                                     .frames[0], about))  # fmt: skip
+    return frames_part(engine, images, what, most_frames, fps=content.fps)

@@ -31,13 +31,12 @@ def video_part(engine: TrioCore, resolver: MediaResolver, reference: str, what: 
     return VideoPart(tuple(clip.frames), fps=clip.plan.fps)
 
 
-def frames_part(engine: TrioCore, resolver: MediaResolver, references: list, what: str, most: int, fps=None):
-    """Several images taken as the frames of one video, in order, sampled at ``fps`` (the client's, when it says;
-    else the engine's rate)."""
-    if not references:
+def frames_part(engine: TrioCore, images: list, what: str, most: int, fps=None):
+    """Several images (read: PIL images, arrays or paths) taken as the frames of one video, in order, sampled at
+    ``fps`` (the client's, when it says; else the engine's rate)."""
+    if not images:
         raise APIError(400, f"The {what} has no frames.")
     fps = fps or engine.config.fps
-    images = [resolver.image(reference, what=f"{what} frame {i + 1}") for i, reference in enumerate(references)]
     frames = frames_of_images(engine, images, most, fps)
     return ImagePart(frames[0]) if len(frames) == 1 else VideoPart(tuple(frames), fps=fps)
 
