@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -19,17 +20,18 @@ from trio_core.frames import Frame
 from trio_core.watch import jpeg_bytes
 
 
-def media_id(frames: tuple[Frame, ...], fps: float | None = None) -> str:
-    """A stable id of some frames' pixels (and a clip's rate): the same picture gets the same id on every
-    machine, whatever its encoding, so a server that cached it by id can be sent the id alone."""
-    digest = hashlib.blake2b(digest_size=16)
-    for frame in frames:
-        image = np.ascontiguousarray(frame.image)
-        digest.update(f"{image.shape}".encode())
-        digest.update(image.data)
-    if fps is not None:
-        digest.update(f"@{fps:g}".encode())
+def frame_id(frame: Frame) -> str:
+    """A stable id of a frame's pixels: the same picture gets the same id on every machine, whatever its encoding,
+    so a server that cached it by id can be sent the id alone."""
+    image = np.ascontiguousarray(frame.image)
+    digest = hashlib.blake2b(f"{image.shape}".encode(), digest_size=16)
+    digest.update(image.data)
     return "trio-" + digest.hexdigest()
+
+
+def clip_id(frame_ids: list[str], fps: float) -> str:
+    """A clip's id, from its frames' ids and its rate."""
+    return "trio-" + hashlib.blake2b(f"{','.join(frame_ids)}@{fps:g}".encode(), digest_size=16).hexdigest()
 
 
 def data_url(payload: bytes, kind: str) -> str:
@@ -68,11 +70,22 @@ class EncodedMedia:
     def __init__(self, quality: int, keep: int = 128):
         self.quality, self.keep = quality, keep
         self._done: OrderedDict[str, str] = OrderedDict()
+        # Each frame's id, while the frame lives: its pixels are hashed once, not once per request that sends it.
+        self._ids: weakref.WeakKeyDictionary[Frame, str] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+
+    def frame_id(self, frame: Frame) -> str:
+        with self._lock:
+            known = self._ids.get(frame)
+        if known is None:
+            known = frame_id(frame)
+            with self._lock:
+                self._ids[frame] = known
+        return known
 
     def image(self, frame: Frame) -> tuple[str, str]:
         """``(id, JPEG data URL)`` of one frame."""
-        key = media_id((frame,))
+        key = self.frame_id(frame)
         return key, self._cached(
             key, lambda: data_url(jpeg_bytes(frame.image, self.quality, full_colour=True), "image/jpeg")
         )
@@ -80,7 +93,7 @@ class EncodedMedia:
     def video(self, frames: tuple[Frame, ...], fps: float) -> tuple[str, str]:
         """``(id, MP4 data URL)`` of a clip; the id differs from the same clip's as a list of frames, which a
         server reads otherwise (an MP4 it samples again)."""
-        key = media_id(frames, fps) + "-mp4"
+        key = clip_id([self.frame_id(frame) for frame in frames], fps) + "-mp4"
         return key, self._cached(key, lambda: data_url(mp4_bytes(frames, fps), "video/mp4"))
 
     def _cached(self, key: str, make) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel, PreparedPrompt, TokenLogprob, route_key
 from trio_core.chat import ImagePart, Message, TextPart, VideoPart
+from trio_core.chat_templates import media_frames
 from trio_core.errors import BackendUnavailableError, ConfigError
 
 from .capabilities import discover
@@ -59,7 +60,7 @@ class RemoteModel(LoadedModel):
     def prepare(self, messages: list[Message]) -> PreparedPrompt:
         """The conversation as it is; its media are encoded now (so preprocessing counts it) for the server the
         request will most likely go to, and kept for any other."""
-        frames = tuple(f for m in messages for p in m.parts for f in _frames(p))
+        frames = media_frames(messages)
         preferred = next((e for e in self.pool.ranked(route_key.get(), take_turn=False) if e.capabilities), None)
         if preferred is not None:
             for message in messages:
@@ -305,14 +306,6 @@ def yes_no(entry: dict) -> tuple[float | None, float]:
 def token_logprob(entry: dict, top: int) -> TokenLogprob:
     alternatives = [(str(item.get("token")), float(item.get("logprob"))) for item in entry.get("top_logprobs") or []]
     return TokenLogprob(str(entry.get("token")), float(entry.get("logprob") or 0.0), alternatives[:top])
-
-
-def _frames(part) -> tuple:
-    if isinstance(part, ImagePart):
-        return (part.frame,)
-    if isinstance(part, VideoPart):
-        return part.frames
-    return ()
 
 
 def _has_video(messages: list[Message]) -> bool:

@@ -94,10 +94,6 @@ class Endpoint:
             while len(self.sent_ids) > keep:
                 self.sent_ids.pop(next(iter(self.sent_ids)))
 
-    def forgot_media(self, media_id: str) -> None:
-        with self.lock:
-            self.sent_ids.pop(media_id, None)
-
     def describe(self) -> dict:
         left = self.out_until - time.monotonic()
         return {
