@@ -13,8 +13,10 @@ import json
 import socket
 import statistics
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -141,6 +143,23 @@ def free_port() -> int:
 
 def percentile(values: list[float], share: float) -> float:
     return float(np.percentile(values, share * 100)) if values else 0.0
+
+
+def alternating_rounds(runs: int, paths: dict[str, Callable[[int], Any]]) -> tuple[dict[str, list[float]], list[dict]]:
+    """Each path of ``paths`` once a round (called with the round's index), ``runs`` rounds, their order reversed
+    every other round so that neither always goes first: each path's times (ms), and each round's outputs."""
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    outputs = []
+    for round_index in range(runs):
+        order = list(paths.items())
+        if round_index % 2:
+            order.reverse()
+        outputs.append({})
+        for name, run in order:
+            start = time.perf_counter()
+            outputs[-1][name] = run(round_index)
+            times[name].append((time.perf_counter() - start) * 1000)
+    return times, outputs
 
 
 def paired_ratio(values: list[float], baseline: list[float]) -> float:

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
 from pathlib import Path
 
 import click
 
-from .bench import QUESTION, bench_checkpoint, bench_options, frames_option, paired_ratio, synthetic_frames
+from .bench import (
+    QUESTION,
+    alternating_rounds,
+    bench_checkpoint,
+    bench_options,
+    frames_option,
+    paired_ratio,
+    synthetic_frames,
+)
 
 # The frames' rate. At 4 per second a Qwen2.5-VL temporal patch (2 frames) lasts half a second, which
 # at its 2 tokens a second is one position: where libraries count video time by index (mlx-vlm) rather
@@ -83,20 +90,9 @@ def measure_overhead(
 
     try:
         trio_ids, raw_ids = trio_run(), raw_run()  # warm-up
-        identical = trio_ids == raw_ids
-        trio_times, raw_times = [], []
-        for round_index in range(runs):
-            order = [("trio", trio_run), ("raw", raw_run)]
-            if round_index % 2:
-                order.reverse()
-            took = {}
-            for name, run in order:
-                start = time.perf_counter()
-                ids = run()
-                took[name] = (time.perf_counter() - start) * 1000
-                identical &= ids == (trio_ids if name == "trio" else raw_ids)
-            trio_times.append(took["trio"])
-            raw_times.append(took["raw"])
+        times, outputs = alternating_rounds(runs, {"trio": lambda _: trio_run(), "raw": lambda _: raw_run()})
+        identical = trio_ids == raw_ids and all(out == {"trio": trio_ids, "raw": raw_ids} for out in outputs)
+        trio_times, raw_times = times["trio"], times["raw"]
         return {
             "model": str(model_dir),
             "backend": loaded.backend,

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import click
 
-from .bench import free_port, paired_ratio, percentile, synthetic_frames
+from .bench import alternating_rounds, free_port, paired_ratio, percentile, synthetic_frames
 
 CONDITIONS = ("Is there a red square?", "Is there a blue circle?", "Is there a yellow triangle?")
 
@@ -132,18 +132,9 @@ def paired(local, remote, ask, runs: int) -> dict:
     """``ask(engine, round)`` on both engines, ``runs`` rounds, which goes first alternating; times and answers
     compared."""
     ask(local, runs), ask(remote, runs)  # warm-up (on a picture no round uses): encoders, connections
-    times = {"local": [], "remote": []}
-    same = 0
-    for round_index in range(runs):
-        order = [("local", local), ("remote", remote)]
-        if round_index % 2:
-            order.reverse()
-        answers = {}
-        for name, engine in order:
-            started = time.perf_counter()
-            answers[name] = ask(engine, round_index).text
-            times[name].append((time.perf_counter() - started) * 1000)
-        same += answers["local"] == answers["remote"]
+    paths = {"local": lambda at: ask(local, at).text, "remote": lambda at: ask(remote, at).text}
+    times, answers = alternating_rounds(runs, paths)
+    same = sum(answer["local"] == answer["remote"] for answer in answers)
     return {
         "rounds": runs,
         "local_p50_ms": statistics.median(times["local"]),
