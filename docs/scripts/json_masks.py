@@ -100,8 +100,8 @@ def end_to_end(rounds: int) -> None:
     import xgrammar
     import xgrammar.contrib.hf
 
-    from trio_core.bench import synthetic_frames
     from trio_core.bench_structured import QUESTION
+    from trio_core.frames import synthetic_frames
 
     engine = TrioCore(model="trio-tiny", max_tokens=64).load()
     model = engine.model

@@ -293,7 +293,7 @@ def wait_for(condition, timeout: float = 30.0) -> None:
 
 
 def test_a_sliding_window_sends_each_frame_once(trio_server):
-    from trio_core.bench import synthetic_frames
+    from trio_core.frames import synthetic_frames
 
     url, _ = trio_server
     engine, plain = remote(url), remote(url, media_ids="off")

@@ -16,8 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from trio_core.frames import Frame
-from trio_core.watch import jpeg_bytes
+from trio_core.frames import Frame, jpeg_bytes
 
 
 def frame_id(frame: Frame) -> str:

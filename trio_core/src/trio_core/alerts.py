@@ -222,7 +222,7 @@ class WatchAlerts:
             for worker in self.workers:
                 worker.control("announce", self.watch.describe())
         elif event.type == "alert":
-            from .watch import jpeg_bytes
+            from .frames import jpeg_bytes
 
             data = event.to_dict()
             snapshot = jpeg_bytes(event.image) if event.image is not None else None

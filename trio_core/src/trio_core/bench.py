@@ -8,7 +8,6 @@ first, and the figures are medians of the per-round ratios.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import socket
 import statistics
@@ -20,6 +19,8 @@ from typing import Any
 
 import click
 import numpy as np
+
+from .frames import jpeg_bytes, synthetic_frames
 
 # The question every optimizer comparison asks about its synthetic media.
 QUESTION = "Describe what happens in this video."
@@ -112,26 +113,9 @@ def checkpoint_writer(backend: str = "auto"):
     return (writers or asked or available)[0]
 
 
-def synthetic_frames(count: int, size: int) -> list[np.ndarray]:
-    """A square moving across a gradient: deterministic frames that differ from each other."""
-    y, x = np.mgrid[0:size, 0:size]
-    frames = []
-    for index in range(count):
-        frame = np.stack([(x * 255 // size), (y * 255 // size), np.full_like(x, 96)], axis=-1).astype(np.uint8)
-        side = size // 5
-        left = (index * size // max(count, 1)) % (size - side)
-        frame[size // 3 : size // 3 + side, left : left + side] = (230, 40, 40)
-        frames.append(frame)
-    return frames
-
-
 def snapshot(size: int) -> bytes:
     """A synthetic camera snapshot (a red square on a gradient, as :func:`synthetic_frames` draws), as JPEG bytes."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(synthetic_frames(1, size)[0]).save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
+    return jpeg_bytes(synthetic_frames(1, size)[0], quality=90)
 
 
 def free_port() -> int:

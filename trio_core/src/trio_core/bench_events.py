@@ -41,9 +41,9 @@ def _alert(number: int) -> dict:
 def measure_events(*, alerts: int, storm: int, outage_s: float) -> dict:
     from .alerts import Alerts
     from .event_store import EventStore
+    from .frames import jpeg_bytes
     from .sinks.apprise import _implementation
     from .sinks.loopback import Mosquitto, WebhookReceiver
-    from .watch import jpeg_bytes
 
     snapshot = jpeg_bytes(_frame())
     report: dict = {"alerts": alerts, "snapshot_bytes": len(snapshot), "sinks": {}}

@@ -21,8 +21,8 @@ from .bench import (
     bench_options,
     frames_option,
     paired_ratio,
-    synthetic_frames,
 )
+from .frames import synthetic_frames
 
 # The frames' rate. At 4 per second a Qwen2.5-VL temporal patch (2 frames) lasts half a second, which
 # at its 2 tokens a second is one position: where libraries count video time by index (mlx-vlm) rather

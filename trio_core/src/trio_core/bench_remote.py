@@ -19,7 +19,8 @@ from collections.abc import Iterator
 
 import click
 
-from .bench import alternating_rounds, free_port, paired_ratio, percentile, synthetic_frames
+from .bench import alternating_rounds, free_port, paired_ratio, percentile
+from .frames import synthetic_frames
 
 CONDITIONS = ("Is there a red square?", "Is there a blue circle?", "Is there a yellow triangle?")
 

@@ -15,7 +15,8 @@ import time
 
 import click
 
-from .bench import paired_ratio, synthetic_frames
+from .bench import paired_ratio
+from .frames import synthetic_frames
 
 QUESTION = "Describe the picture as JSON: the shapes you see and how many."
 SCHEMA = {

@@ -48,8 +48,7 @@ def pick_max_side(
     engine: TrioCore, questions: list[str], target_ms: float = 500.0, *, sides=SIDES, rounds: int = 2, max_tokens=1
 ) -> Calibration:
     """Time ``questions`` (asked together, as a watch asks them) on a frame of each side; the largest within target."""
-    from .bench import synthetic_frames
-    from .frames import Frame, SamplingPlan
+    from .frames import Frame, SamplingPlan, synthetic_frames
     from .metrics import Metrics
     from .pipeline import Clip
 

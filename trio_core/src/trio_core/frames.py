@@ -1,4 +1,9 @@
-"""What flows between a frame source and the model: timestamped RGB frames."""
+"""What flows between a frame source and the model: timestamped RGB frames, and frames as JPEG.
+
+JPEG encoding lives here, with the frames, because everything that shows a frame to someone
+else needs it: an alert's snapshot, an event's ``jpeg_b64``, a remote backend's request.
+:func:`synthetic_frames` draws deterministic frames for calibration, benchmarks and tests.
+"""
 
 from __future__ import annotations
 
@@ -77,3 +82,35 @@ def scale_arguments(width: int, height: int, max_side: int | None) -> dict:
     if fitted == (width, height):
         return {}
     return {"width": fitted[0], "height": fitted[1], "interpolation": "AREA"}
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 85, *, full_colour: bool = False) -> bytes:
+    """``image`` as JPEG; ``full_colour`` keeps every pixel's colour (4:4:4) instead of one per 2x2 block (4:2:0,
+    the smaller default): what a model is shown, where thin coloured edges matter, rather than what a person is."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality, subsampling=0 if full_colour else -1)
+    return buffer.getvalue()
+
+
+def jpeg_b64(image: np.ndarray) -> str:
+    """``image`` as base64 JPEG text (an event's ``jpeg_b64``)."""
+    import base64
+
+    return base64.b64encode(jpeg_bytes(image)).decode()
+
+
+def synthetic_frames(count: int, size: int) -> list[np.ndarray]:
+    """A square moving across a gradient: deterministic frames that differ from each other."""
+    y, x = np.mgrid[0:size, 0:size]
+    frames = []
+    for index in range(count):
+        frame = np.stack([(x * 255 // size), (y * 255 // size), np.full_like(x, 96)], axis=-1).astype(np.uint8)
+        side = size // 5
+        left = (index * size // max(count, 1)) % (size - side)
+        frame[size // 3 : size // 3 + side, left : left + side] = (230, 40, 40)
+        frames.append(frame)
+    return frames

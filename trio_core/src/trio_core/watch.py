@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .backends import routed
 from .credentials import masked
 from .errors import BackendUnavailableError, TrioError
-from .frames import Frame, SamplingPlan, SourceNotice
+from .frames import Frame, SamplingPlan, SourceNotice, jpeg_b64
 
 if TYPE_CHECKING:
     import numpy as np
@@ -164,24 +164,6 @@ class WatchEvent:
         if jpeg and self.image is not None:
             data["jpeg_b64"] = jpeg_b64(self.image)
         return data
-
-
-def jpeg_bytes(image: np.ndarray, quality: int = 85, *, full_colour: bool = False) -> bytes:
-    """``image`` as JPEG; ``full_colour`` keeps every pixel's colour (4:4:4) instead of one per 2x2 block (4:2:0,
-    the smaller default): what a model is shown, where thin coloured edges matter, rather than what a person is."""
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=quality, subsampling=0 if full_colour else -1)
-    return buffer.getvalue()
-
-
-def jpeg_b64(image: np.ndarray) -> str:
-    import base64
-
-    return base64.b64encode(jpeg_bytes(image)).decode()
 
 
 def now_iso() -> str:

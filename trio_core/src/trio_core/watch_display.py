@@ -32,7 +32,7 @@ class Snapshots:
     def keep(self, event: WatchEvent, data: dict) -> None:
         if self.folder is None or event.image is None:
             return
-        from .watch import jpeg_bytes
+        from .frames import jpeg_bytes
 
         path = self.folder / f"{event.watch}-{event.condition}-{event.pts:09.2f}.jpg"
         path.write_bytes(jpeg_bytes(event.image))

@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from trio_core.bench import bench_checkpoint, bench_options, synthetic_frames
+from trio_core.bench import bench_checkpoint, bench_options
+from trio_core.frames import synthetic_frames
 
 CONDITIONS = (
     "Is there a person in the picture?",

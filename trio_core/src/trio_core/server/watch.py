@@ -25,10 +25,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import TrioError
+from ..frames import jpeg_bytes
 from ..sources import uri_scheme
 from ..sources.stream import is_live_http
 from ..standing import Entry, Supervisor, WatchSpec
-from ..watch import Condition, Watch, WatchSettings, jpeg_bytes
+from ..watch import Condition, Watch, WatchSettings
 from .errors import APIError, stream_error
 from .live import LiveHub
 from .media import MediaResolver
