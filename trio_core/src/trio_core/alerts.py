@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .credentials import masked
 from .event_store import DELIVERY_TTL_S, EventStore
-from .sinks import Delivery, SinkConnection, SinkRejected, find_sink, sink_key
+from .sinks.base import Delivery, SinkConnection, SinkRejected, find_sink, sink_key
 
 if TYPE_CHECKING:
     from .watch import Watch, WatchEvent

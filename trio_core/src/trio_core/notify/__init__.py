@@ -13,7 +13,7 @@ import apprise
 
 from ..credentials import masked
 from ..errors import ConfigError
-from ..sinks import Delivery, SinkConnection, SinkError
+from ..sinks.base import Delivery, SinkConnection, SinkError
 
 TAKEN = {"http", "https", "mqtt", "mqtts"}  # the webhook and MQTT sinks' schemes
 

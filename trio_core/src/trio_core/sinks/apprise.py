@@ -18,7 +18,7 @@ from types import ModuleType
 
 from ..credentials import masked
 from ..errors import ConfigError
-from . import AlertSink, SinkConnection
+from .base import AlertSink, SinkConnection
 
 # What the sink claims while Apprise is not installed, so that `--sink ntfy://...` says what to install.
 COMMON_SCHEMES = (

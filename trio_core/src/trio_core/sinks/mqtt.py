@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..credentials import masked
 from ..errors import ConfigError
-from . import AlertSink, Delivery, SinkConnection, SinkError, check_options
+from .base import AlertSink, Delivery, SinkConnection, SinkError, check_options
 
 log = logging.getLogger("trio.sinks")
 PUBLISH_TIMEOUT_S = 10.0

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urldefrag
 
 from ..credentials import masked
 from ..errors import ConfigError
-from . import AlertSink, Delivery, SinkConnection, SinkError, SinkRejected, check_options
+from .base import AlertSink, Delivery, SinkConnection, SinkError, SinkRejected, check_options
 
 SECRET_ENV = "TRIO_WEBHOOK_SECRET"
 SNAPSHOT_MODES = ("base64", "url", "none")
