@@ -77,13 +77,15 @@ onvif-zeep-async is ``trio_core.onvif``, the extra's subpackage, loaded by name 
 """
 
 from trio_core.cameras.brands import BRANDS, Brand, candidate_urls
+from trio_core.cameras.camera import ONVIF_PORT, Camera, Profile
 from trio_core.cameras.errors import CredentialsRefusedError, OnvifUnavailableError
-from trio_core.cameras.onvif import MISSING_EXTRA, Camera, Profile, discover, stream_uri
+from trio_core.cameras.onvif import MISSING_EXTRA, discover, stream_uri
 from trio_core.cameras.resolver import open_with_pyav, resolve
 
 __all__ = [
     "BRANDS",
     "MISSING_EXTRA",
+    "ONVIF_PORT",
     "Brand",
     "Camera",
     "CredentialsRefusedError",

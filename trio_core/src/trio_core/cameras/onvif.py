@@ -12,71 +12,24 @@ import asyncio
 import concurrent.futures
 import importlib
 from collections.abc import Coroutine
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from trio_core.cameras.camera import ONVIF_PORT, Camera
 from trio_core.cameras.errors import OnvifUnavailableError
 from trio_core.cameras.urls import address as address_of
 from trio_core.cameras.urls import split_address, with_credentials
 from trio_core.errors import ConfigError, TrioError
 
 MISSING_EXTRA = "ONVIF needs the onvif extra: run `pip install 'trio-core[onvif]'`."
-ONVIF_PORT = 80
 # The follow-up calls of discover() (who the camera is, its profiles) are a courtesy: one
 # camera that does not answer must not hold the listing up for long.
 DETAILS_TIMEOUT = 3.0
 _SCOPE = "onvif://www.onvif.org/"
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Profile:
-    """One ONVIF media profile: a stream the camera offers (main, sub...) and its video encoding."""
-
-    name: str
-    token: str
-    width: int | None = None
-    height: int | None = None
-    encoding: str | None = None  # "H264", "H265", "JPEG"...
-
-
-@dataclass(frozen=True)
-class Camera:
-    """An ONVIF camera that answered a WS-Discovery probe, with what it told about itself.
-
-    ``address`` is ``host[:port]`` of its ONVIF service (the port only when it is not 80), what
-    :func:`stream_uri` takes. ``name`` and the fallback ``model`` come from the probe's scopes
-    (``onvif://www.onvif.org/name/...``, ``.../hardware/...``); ``manufacturer``, ``model`` and
-    ``profiles`` from GetDeviceInformation and GetProfiles when the camera answers those (many
-    want credentials first: then ``error`` says so and those stay empty).
-    """
-
-    address: str
-    xaddr: str
-    name: str | None = None
-    manufacturer: str | None = None
-    model: str | None = None
-    profiles: tuple[Profile, ...] = ()
-    scopes: tuple[str, ...] = ()
-    error: str | None = None
-
-    @property
-    def host(self) -> str:
-        return split_address(self.address, ONVIF_PORT)[0]
-
-    @property
-    def port(self) -> int:
-        return split_address(self.address, ONVIF_PORT)[1]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types: for ``trio cam --json`` and the server."""
-        data = asdict(self)
-        data["profiles"] = [asdict(profile) for profile in self.profiles]
-        data["scopes"] = list(self.scopes)
-        return data
 
 
 def discover(

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from trio_core.cameras.brands import RTSP_PORT, candidate_urls
+from trio_core.cameras.camera import ONVIF_PORT
 from trio_core.cameras.errors import CredentialsRefusedError, OnvifUnavailableError
-from trio_core.cameras.onvif import ONVIF_PORT, stream_uri
+from trio_core.cameras.onvif import stream_uri
 from trio_core.cameras.urls import address
 from trio_core.credentials import masked
 from trio_core.errors import TrioError

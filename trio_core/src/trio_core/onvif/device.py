@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import aiohttp
 import zeep.exceptions
 
+from trio_core.cameras.camera import ONVIF_PORT, Profile
 from trio_core.cameras.errors import CredentialsRefusedError, OnvifUnavailableError
-from trio_core.cameras.onvif import ONVIF_PORT, Profile
 from trio_core.cameras.urls import address
 from trio_core.errors import TrioError
 from trio_core.onvif._library import onvif
