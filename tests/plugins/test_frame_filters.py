@@ -7,10 +7,10 @@ from pydantic import Field
 
 from tests.cli import run_trio
 from trio_core import TrioCore, hookimpl
-from trio_core.cli import _brief
+from trio_core.doctor import brief, plugin_report
 from trio_core.errors import ConfigError, PluginNotFoundError
 from trio_core.filters import FilterSettings, FrameFilter
-from trio_core.plugins import load_plugins, plugin_report, pm
+from trio_core.plugins import load_plugins, pm
 
 
 class EveryOther(FrameFilter):
@@ -102,7 +102,7 @@ def test_trio_plugins_lists_a_filters_settings_with_their_defaults(every_other):
     plugin = next(plugin for plugin in plugin_report() if plugin["name"] == "every-other")
     [listed] = plugin["registers"]["frame filter"]
     assert listed == {"name": "every_other", "settings": {"enabled": False, "step": 2}, "summary": EveryOther.summary}
-    assert _brief(listed) == "every_other (enabled=False, step=2)"
+    assert brief(listed) == "every_other (enabled=False, step=2)"
 
 
 def test_filter_flags_configure_the_built_in_filters_through_the_cli(echo_site, echo_model):

@@ -6,10 +6,11 @@ from pydantic import Field
 
 from trio_core import TrioCore, hookimpl
 from trio_core.cli import _optimizer_settings
+from trio_core.doctor import plugin_report
 from trio_core.errors import ConfigError, IncompatibleOptimizerError, PluginNotFoundError
 from trio_core.generation import RequestHook, request_hooks
 from trio_core.optimizers import Optimizer, OptimizerSettings, Stage
-from trio_core.plugins import load_plugins, plugin_report, pm
+from trio_core.plugins import load_plugins, pm
 
 
 class Halve(Optimizer):
@@ -133,11 +134,10 @@ def test_plugins_report_lists_settings_and_conflicts(optimizers):
 
 
 def test_plugins_text_shows_settings_and_conflicts(optimizers):
-    from trio_core.cli import _brief
-    from trio_core.plugins import plugin_report
+    from trio_core.doctor import brief, plugin_report
 
     halve = next(plugin for plugin in plugin_report() if plugin["name"] == "halve")
-    listed = {item["name"]: _brief(item) for item in halve["registers"]["optimizer"]}
+    listed = {item["name"]: brief(item) for item in halve["registers"]["optimizer"]}
     assert listed["reuse"] == "reuse [echo] (keep=0.5) not with prune on echo"
 
 

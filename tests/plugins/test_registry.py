@@ -190,7 +190,7 @@ def echo_and_extras(trio_plugin, echo_site, monkeypatch):
 
 
 def test_an_optimizers_implementation_is_imported_only_when_a_model_of_its_backend_loads(echo_and_extras, echo_model):
-    from trio_core.plugins import plugin_report
+    from trio_core.doctor import plugin_report
 
     plugin_report()
     TrioCore(model=str(echo_model), backend="echo").load()

@@ -623,45 +623,10 @@ def serve(host, port, api_keys, admin_keys, media_roots, allow_public_without_ke
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json):
     """List every loaded plugin, its distribution, version, hooks and what it registers."""
-    from .plugins import plugin_report
+    from .doctor import plugin_report, render_plugins
 
     report = plugin_report()
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-        return
-    for plugin in report:
-        if "error" in plugin:
-            click.echo(f"{plugin['name']}  (not loaded: {plugin['error']})")
-            continue
-        origin = f"{plugin['distribution']} {plugin['version']}" if plugin["distribution"] else "registered at run time"
-        click.echo(f"{plugin['name']}  ({origin})")
-        click.echo(f"  hooks: {', '.join(plugin['hooks'])}")
-        for conflict in plugin.get("conflicts", []):
-            click.echo(f"  conflict: {conflict}")
-        for kind, items in plugin["registers"].items():
-            click.echo(f"  {kind}: {', '.join(_brief(item) for item in items)}")
-
-
-def _brief(item: dict) -> str:
-    extra = item.get("families") or item.get("schemes") or item.get("model_types")
-    text = f"{item['name']} [{', '.join(extra)}]" if extra else item["name"]
-    if item.get("settings"):
-        text += " (" + ", ".join(f"{name}={value}" for name, value in item["settings"].items()) + ")"
-    if item.get("conflicts"):
-        text += f" not with {', '.join(item['conflicts'])}"
-    if "extras" in item:  # an optimizer: where it runs, and what to install where it cannot yet
-        places = []
-        for backend in item["backends"]:
-            extra = item["extras"].get(backend)
-            ready = item["ready"].get(backend, True)
-            if extra is None:
-                places.append(backend)
-            else:
-                places.append(
-                    f"{backend} ({extra} installed)" if ready else f"{backend} (needs `pip install '{extra}'`)"
-                )
-        text += f" on {', '.join(places) or 'no backend'}"
-    return text
+    click.echo(json.dumps(report, indent=2) if as_json else render_plugins(report))
 
 
 @cli.command()

@@ -1,4 +1,10 @@
-"""``trio doctor``: a report of what this machine can run, for users and bug reports."""
+"""What is installed and what this machine can run: ``trio plugins``' report and ``trio doctor``'s.
+
+:func:`plugin_report` lists every loaded plugin (its distribution, version, hooks, what it
+registered and any clash); :func:`diagnose` adds the backends with their devices, the choice
+``auto`` makes, PyAV and the model cache, for users and bug reports. The plugin manager and
+the registry they read are :mod:`trio_core.plugins`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,105 @@ import platform
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
+
+
+def plugin_report() -> list[dict[str, Any]]:
+    """Every loaded plugin with its distribution, version, hooks and what it registered.
+
+    A plugin whose registration clashes with another's (the same name of the same kind) has
+    ``conflicts``: one sentence for each. A plugin that did not load has ``error``: why.
+    """
+    from .plugins import DEFAULT_PLUGINS, conflict_message, load_plugins, origin, pm, problems, registry
+
+    load_plugins()
+    reg = registry()
+    clashes: dict[str, list[str]] = {}
+    for first, clash in reg.conflicts():
+        for item in (first, clash):
+            clashes.setdefault(item.plugin, []).append(conflict_message(first, clash))
+    report = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: pair[0]):
+        distribution, version = origin(name)
+        callers = pm.get_hookcallers(plugin) or []
+        registered: dict[str, list[dict[str, Any]]] = {}
+        for item in reg.items:
+            if item.plugin == name:
+                registered.setdefault(item.kind, []).append(_describe(item))
+        report.append(
+            {
+                "name": name,
+                "distribution": distribution,
+                "version": version,
+                "default": name in DEFAULT_PLUGINS,
+                "hooks": sorted(caller.name for caller in callers),
+                "registers": registered,
+                **({"conflicts": clashes[name]} if name in clashes else {}),
+            }
+        )
+    for name, problem in sorted(problems.items()):
+        report.append(
+            {
+                "name": name,
+                "distribution": None,
+                "version": None,
+                "default": False,
+                "hooks": [],
+                "registers": {},
+                "error": problem,
+            }
+        )
+    return report
+
+
+def _describe(item) -> dict[str, Any]:
+    describe = getattr(item.obj, "describe", None)
+    details = describe() if callable(describe) else {}
+    if item.kind == "optimizer":
+        from .optimizers import backend_extras
+
+        details.update(backend_extras(item.obj, item.distribution))
+    return {"name": item.name, **details}
+
+
+def render_plugins(report: list[dict[str, Any]]) -> str:
+    """``trio plugins``' table: a plugin a paragraph, with its origin, hooks, conflicts and registrations."""
+    lines = []
+    for plugin in report:
+        if "error" in plugin:
+            lines.append(f"{plugin['name']}  (not loaded: {plugin['error']})")
+            continue
+        origin = f"{plugin['distribution']} {plugin['version']}" if plugin["distribution"] else "registered at run time"
+        lines.append(f"{plugin['name']}  ({origin})")
+        lines.append(f"  hooks: {', '.join(plugin['hooks'])}")
+        for conflict in plugin.get("conflicts", []):
+            lines.append(f"  conflict: {conflict}")
+        for kind, items in plugin["registers"].items():
+            lines.append(f"  {kind}: {', '.join(brief(item) for item in items)}")
+    return "\n".join(lines)
+
+
+def brief(item: dict) -> str:
+    """One registration in a line: its name, schemes or families, settings, conflicts, and where it runs."""
+    extra = item.get("families") or item.get("schemes") or item.get("model_types")
+    text = f"{item['name']} [{', '.join(extra)}]" if extra else item["name"]
+    if item.get("settings"):
+        text += " (" + ", ".join(f"{name}={value}" for name, value in item["settings"].items()) + ")"
+    if item.get("conflicts"):
+        text += f" not with {', '.join(item['conflicts'])}"
+    if "extras" in item:  # an optimizer: where it runs, and what to install where it cannot yet
+        places = []
+        for backend in item["backends"]:
+            extra = item["extras"].get(backend)
+            ready = item["ready"].get(backend, True)
+            if extra is None:
+                places.append(backend)
+            else:
+                places.append(
+                    f"{backend} ({extra} installed)" if ready else f"{backend} (needs `pip install '{extra}'`)"
+                )
+        text += f" on {', '.join(places) or 'no backend'}"
+    return text
 
 
 def diagnose(config=None) -> dict:
@@ -15,7 +120,7 @@ def diagnose(config=None) -> dict:
     in ``config`` (an :class:`~trio_core.config.EngineConfig`), what each of them serves and accepts."""
     import av
 
-    from .plugins import plugin_report, registry
+    from .plugins import registry
 
     reg = registry()
     backends = []

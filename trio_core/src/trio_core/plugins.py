@@ -202,73 +202,21 @@ def missing_message(kind: str, name: str, available: list[str]) -> str:
     return f"No {kind} called '{name}' is installed (installed: {have}); install the plugin that provides it."
 
 
+def origin(plugin: str) -> tuple[str | None, str | None]:
+    """The distribution a loaded plugin came from and its version (``trio-core``'s for the defaults), or
+    (None, None) for a plugin registered at run time."""
+    if plugin in _distributions:
+        return _distributions[plugin]
+    if plugin in DEFAULT_PLUGINS:
+        return "trio-core", _version("trio-core")
+    return None, None
+
+
 def distribution_of(plugin: str) -> str | None:
     """The distribution a loaded plugin came from (``trio-core`` for the defaults), or None for a run-time one."""
     if plugin in _distributions:
         return _distributions[plugin][0]
     return "trio-core" if plugin in DEFAULT_PLUGINS else None
-
-
-def plugin_report() -> list[dict[str, Any]]:
-    """Every loaded plugin with its distribution, version, hooks and what it registered.
-
-    A plugin whose registration clashes with another's (the same name of the same kind) has
-    ``conflicts``: one sentence for each.
-    """
-    load_plugins()
-    reg = registry()
-    core_version = _version("trio-core")
-    clashes: dict[str, list[str]] = {}
-    for first, clash in reg.conflicts():
-        for item in (first, clash):
-            clashes.setdefault(item.plugin, []).append(conflict_message(first, clash))
-    report = []
-    for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: pair[0]):
-        if name in _distributions:
-            distribution, version = _distributions[name]
-        elif name in DEFAULT_PLUGINS:
-            distribution, version = "trio-core", core_version
-        else:
-            distribution, version = None, None
-        callers = pm.get_hookcallers(plugin) or []
-        registered: dict[str, list[dict[str, Any]]] = {}
-        for item in reg.items:
-            if item.plugin == name:
-                registered.setdefault(item.kind, []).append(_describe(item))
-        report.append(
-            {
-                "name": name,
-                "distribution": distribution,
-                "version": version,
-                "default": name in DEFAULT_PLUGINS,
-                "hooks": sorted(caller.name for caller in callers),
-                "registers": registered,
-                **({"conflicts": clashes[name]} if name in clashes else {}),
-            }
-        )
-    for name, problem in sorted(problems.items()):
-        report.append(
-            {
-                "name": name,
-                "distribution": None,
-                "version": None,
-                "default": False,
-                "hooks": [],
-                "registers": {},
-                "error": problem,
-            }
-        )
-    return report
-
-
-def _describe(item: Registered) -> dict[str, Any]:
-    describe = getattr(item.obj, "describe", None)
-    details = describe() if callable(describe) else {}
-    if item.kind == "optimizer":
-        from .optimizers import backend_extras
-
-        details.update(backend_extras(item.obj, item.distribution))
-    return {"name": item.name, **details}
 
 
 def _version(distribution: str) -> str | None:
