@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 import re
 import signal
@@ -22,6 +21,7 @@ from ..config import EngineConfig, load_config
 from ..errors import TrioError
 from ..plugins import registry
 from . import errors
+from .auth import require_admin, require_key
 from .errors import APIError
 from .host import ModelHost
 from .media_ids import MediaById
@@ -40,9 +40,10 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     from ..alerts import Alerts
     from ..event_store import EventStore
     from .analysis import router as analysis_router
+    from .auth import Sessions
     from .completions import router as completions_router
-    from .dashboard import Sessions, static_files
     from .dashboard import router as dashboard_router
+    from .dashboard import static_files
     from .events import router as events_router
     from .watch import WatchManager
     from .watch import router as watch_router
@@ -96,41 +97,6 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     app.include_router(dashboard_router)  # its pages ask for a login themselves
     app.mount("/static", static_files(), name="static")
     return app
-
-
-# Keys ------------------------------------------------------------------------------------------
-
-
-def presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
-
-
-def key_in(key: str | None, keys: set[str]) -> bool:
-    return key is not None and any(hmac.compare_digest(key.encode(), known.encode()) for known in keys)
-
-
-async def require_key(request: Request) -> None:
-    """Every endpoint but /healthz needs one of the API keys, when keys are configured (or the dashboard's session,
-    with its CSRF token for what changes something)."""
-    from .dashboard import session_allows
-
-    keys = request.app.state.settings.keys()
-    if not keys:
-        return
-    key = presented_key(request)
-    if key is None:
-        allowed = session_allows(request)
-        if allowed:
-            return
-        if allowed is False:
-            raise APIError(403, "A logged-in page must send its CSRF token (X-Trio-CSRF) to change anything.")
-        raise APIError(
-            401, "Missing API key: send 'Authorization: Bearer <key>'.", headers={"WWW-Authenticate": "Bearer"}
-        )
-    if not key_in(key, keys):
-        raise APIError(401, "Invalid API key.", headers={"WWW-Authenticate": "Bearer"})
 
 
 # Health and operations ---------------------------------------------------------------------------
@@ -189,14 +155,6 @@ class ReloadRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     model: str | None = Field(None, description="Hub id or local model directory.")
-
-
-def require_admin(request: Request) -> None:
-    admin = request.app.state.settings.admin()
-    if not admin:
-        raise APIError(403, "Reloading is off: start the server with an admin key (--admin-key or TRIO_ADMIN_KEYS).")
-    if not key_in(presented_key(request), admin):
-        raise APIError(403, "Reloading needs an admin key.")
 
 
 @api_router.post("/v1/admin/reload", tags=["operations"])

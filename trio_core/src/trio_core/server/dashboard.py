@@ -5,18 +5,12 @@ Server-rendered (Jinja2 templates beside this module) with a little JavaScript
 condition changes, toggles its state in place; when the watches or the events change it
 fetches their server-rendered fragments again, so there is one rendering of each.
 
-Behind API keys, ``/login`` takes a key in a form and opens a session: a random id in an
-HttpOnly, SameSite=Strict cookie, the key itself never leaves the server's memory and never
-appears in a URL. Requests a session makes that change something (starting or stopping a
-watch) must also carry the page's CSRF token in ``X-Trio-CSRF``.
+Behind API keys, ``/login`` takes a key in a form and opens a session (:mod:`.auth`): the
+key itself never leaves the server's memory and never appears in a URL.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, Form, Query, Request
@@ -25,65 +19,16 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from .auth import COOKIE, SESSION_S, Session, key_in, logged_in
+
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
-COOKIE = "trio_session"
-SESSION_S = 12 * 3600.0
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 TIMELINE = 30  # events on the page
 
 
 def static_files() -> StaticFiles:
     return StaticFiles(directory=HERE / "static")
-
-
-@dataclass
-class Session:
-    csrf: str
-    expires: float
-
-
-class Sessions:
-    """Logged-in browsers, in memory (a restart logs everyone out): session id -> its CSRF token and expiry."""
-
-    def __init__(self):
-        self._sessions: dict[str, Session] = {}
-
-    def open(self) -> tuple[str, Session]:
-        now = time.time()
-        self._sessions = {sid: s for sid, s in self._sessions.items() if s.expires > now}
-        sid = secrets.token_urlsafe(32)
-        session = self._sessions[sid] = Session(secrets.token_urlsafe(24), now + SESSION_S)
-        return sid, session
-
-    def of(self, request: Request) -> Session | None:
-        sid = request.cookies.get(COOKIE)
-        session = self._sessions.get(sid) if sid else None
-        if session is None or session.expires < time.time():
-            return None
-        return session
-
-    def close(self, request: Request) -> None:
-        self._sessions.pop(request.cookies.get(COOKIE, ""), None)
-
-
-def session_allows(request: Request) -> bool | None:
-    """For the API's key check: True for a logged-in browser's request, False for one without the CSRF token
-    where it needs it, None when there is no session."""
-    session = request.app.state.sessions.of(request)
-    if session is None:
-        return None
-    if request.method in SAFE_METHODS:
-        return True
-    return hmac.compare_digest(request.headers.get("x-trio-csrf", "").encode(), session.csrf.encode())
-
-
-def _logged_in(request: Request) -> Session | None | bool:
-    """The session; True when the server has no keys (nothing to log in to); None when a login is needed."""
-    if not request.app.state.settings.keys():
-        return True
-    return request.app.state.sessions.of(request)
 
 
 def _render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -92,15 +37,13 @@ def _render(request: Request, name: str, status_code: int = 200, **context) -> H
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request):
-    if _logged_in(request):
+    if logged_in(request):
         return RedirectResponse("/", status_code=303)
     return _render(request, "login.html")
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, key: str = Form("", max_length=512)):
-    from .app import key_in
-
     if not request.app.state.settings.keys():
         return RedirectResponse("/", status_code=303)
     if not key_in(key.strip(), request.app.state.settings.keys()):
@@ -129,7 +72,7 @@ async def dashboard(
     watch: str | None = Query(None, max_length=64),
     condition: str | None = Query(None, max_length=64),
 ):
-    session = _logged_in(request)
+    session = logged_in(request)
     if not session:
         return RedirectResponse("/login", status_code=303)
     state = request.app.state
@@ -143,7 +86,7 @@ async def dashboard(
 
 @router.get("/dashboard/watches", response_class=HTMLResponse)
 async def watches_fragment(request: Request):
-    if not _logged_in(request):
+    if not logged_in(request):
         return Response(status_code=401)
     return _render(request, "_watches.html", watches=request.app.state.watches.listing())
 
@@ -154,7 +97,7 @@ async def events_fragment(
     watch: str | None = Query(None, max_length=64),
     condition: str | None = Query(None, max_length=64),
 ):
-    if not _logged_in(request):
+    if not logged_in(request):
         return Response(status_code=401)
     return _render(request, "_events.html", events=await _events(request, watch, condition), watch=watch or "",
                    condition=condition or "")  # fmt: skip
@@ -162,7 +105,7 @@ async def events_fragment(
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
 async def event_page(request: Request, event_id: int):
-    if not _logged_in(request):
+    if not logged_in(request):
         return RedirectResponse("/login", status_code=303)
     event = await run_in_threadpool(request.app.state.alerts.store.get, event_id) if 0 < event_id < 2**63 else None
     if event is None:
