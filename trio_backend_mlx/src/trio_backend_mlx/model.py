@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import atexit
 import json
-import queue
 import threading
-import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +18,12 @@ from trio_core.backends import GenerationSettings, GenerationStats, LoadedModel,
 from trio_core.chat import Message
 from trio_core.chat_templates import media_frames
 from trio_core.constrained import JsonGrammars
-from trio_core.generation import Request, RequestHook, close_hooks, finish_request, start_request
-from trio_core.tokens import IncrementalDecoder, answer_token_ids, stop_token_ids, visual_token_ids
+from trio_core.generation import Request, RequestHook, close_hooks, finish_request, start_request, stream_answer
+from trio_core.tokens import answer_token_ids, stop_token_ids, visual_token_ids
 
 from .constrained import JsonConstraint
 from .families import MLXFamily
 from .worker import MLXThread
-
-_DONE = object()
 
 
 class MLXModel(LoadedModel):
@@ -81,45 +77,19 @@ class MLXModel(LoadedModel):
         self.json_grammars.grammar(schema)
 
     def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
-        tokens: queue.SimpleQueue = queue.SimpleQueue()
-        cancel = threading.Event()
-        failure: list[BaseException] = []
         kwargs = self.generation_kwargs(settings)
 
-        def run() -> None:
-            try:
-                request = start_request(self, dict(prompt.inputs), kwargs, stats, prompt.frames)
-                for token in self._tokens(request, settings):
-                    tokens.put(token)
-                    if cancel.is_set():
-                        break
-                finish_request(self, request)
-            except BaseException as exc:  # re-raised in the caller's thread
-                failure.append(exc)
-            finally:
-                tokens.put(_DONE)
+        def produce(put, cancel: threading.Event) -> None:  # on the MLX thread
+            request = start_request(self, dict(prompt.inputs), kwargs, stats, prompt.frames)
+            for token in self._tokens(request, settings):
+                put(token)
+                if cancel.is_set():
+                    break
+            finish_request(self, request)
 
-        started = time.perf_counter()
-        done = self._worker.submit(run)
-        decoder = IncrementalDecoder(self.tokenizer)
-        first_at = None
-        try:
-            while (token := tokens.get()) is not _DONE:
-                if first_at is None:
-                    first_at = time.perf_counter()
-                    stats.prefill_ms = (first_at - started) * 1000
-                stats.token_ids.append(token)
-                if token in self.stop_token_ids:
-                    continue
-                delta = decoder.add(token)
-                if delta:
-                    yield delta
-        finally:
-            cancel.set()
-            done.result()
-        if failure:
-            raise failure[0]
-        stats.decode_ms = (time.perf_counter() - first_at) * 1000 if first_at is not None else 0.0
+        yield from stream_answer(
+            self._worker.submit, produce, tokenizer=self.tokenizer, stop_token_ids=self.stop_token_ids, stats=stats
+        )
         stats.completion_tokens = len(stats.token_ids)
         ended_on_stop = bool(stats.token_ids) and stats.token_ids[-1] in self.stop_token_ids
         stats.finish_reason = "length" if len(stats.token_ids) >= settings.max_tokens and not ended_on_stop else "stop"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,13 +24,20 @@ from trio_core.backends import (
 from trio_core.chat import Message
 from trio_core.chat_templates import media_frames
 from trio_core.constrained import JsonGrammars
-from trio_core.generation import Batch, RequestHook, batchable, batches, close_hooks, finish_request, start_request
-from trio_core.tokens import IncrementalDecoder, answer_token_ids, stop_token_ids, visual_token_ids
+from trio_core.generation import (
+    Batch,
+    RequestHook,
+    batchable,
+    batches,
+    close_hooks,
+    finish_request,
+    start_request,
+    stream_answer,
+)
+from trio_core.tokens import answer_token_ids, stop_token_ids, visual_token_ids
 
 from .constrained import JsonConstraint
 from .families import TorchFamily
-
-_DONE = object()
 
 
 class TorchModel(LoadedModel):
@@ -104,52 +110,25 @@ class TorchModel(LoadedModel):
         self.json_grammars.grammar(schema)
 
     def generate(self, prompt: PreparedPrompt, settings: GenerationSettings, stats: GenerationStats) -> Iterator[str]:
-        tokens: queue.SimpleQueue = queue.SimpleQueue()
-        streamer = _TokenStreamer(tokens)
-        cancel = threading.Event()
-        failure: list[BaseException] = []
         noted = _Logprobs(settings.top_logprobs) if settings.top_logprobs is not None else None
         kwargs = self.generation_kwargs(settings) | self.yes_no_kwargs(settings, [stats], first=noted)
 
-        def run() -> None:
-            try:
-                if settings.seed is not None:
-                    torch.manual_seed(settings.seed)
-                with torch.inference_mode():
-                    request = start_request(self, dict(prompt.inputs), kwargs, stats, prompt.frames)
-                    self.model.generate(
-                        **request.inputs,
-                        **request.kwargs,
-                        streamer=streamer,
-                        stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
-                    )
-                    finish_request(self, request)
-            except BaseException as exc:  # re-raised in the caller's thread
-                failure.append(exc)
-            finally:
-                tokens.put(_DONE)
+        def produce(put, cancel: threading.Event) -> None:  # on the worker thread
+            if settings.seed is not None:
+                torch.manual_seed(settings.seed)
+            with torch.inference_mode():
+                request = start_request(self, dict(prompt.inputs), kwargs, stats, prompt.frames)
+                self.model.generate(
+                    **request.inputs,
+                    **request.kwargs,
+                    streamer=_TokenStreamer(put),
+                    stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
+                )
+                finish_request(self, request)
 
-        started = time.perf_counter()
-        done = self._worker.submit(run)
-        decoder = IncrementalDecoder(self.tokenizer)
-        first_at = None
-        try:
-            while (token := tokens.get()) is not _DONE:
-                if first_at is None:
-                    first_at = time.perf_counter()
-                    stats.prefill_ms = (first_at - started) * 1000
-                stats.token_ids.append(token)
-                if token in self.stop_token_ids:
-                    continue
-                delta = decoder.add(token)
-                if delta:
-                    yield delta
-        finally:
-            cancel.set()
-            done.result()
-        if failure:
-            raise failure[0]
-        stats.decode_ms = (time.perf_counter() - first_at) * 1000 if first_at is not None else 0.0
+        yield from stream_answer(
+            self._worker.submit, produce, tokenizer=self.tokenizer, stop_token_ids=self.stop_token_ids, stats=stats
+        )
         if noted is not None:
             stats.logprobs = noted.finish(stats.token_ids, self.tokenizer, set(self.stop_token_ids))
         self._finish(stats, settings)
@@ -235,8 +214,8 @@ class TorchModel(LoadedModel):
 class _TokenStreamer(BaseStreamer):
     """Receives tokens from ``generate``: the first call carries the prompt, which is skipped."""
 
-    def __init__(self, tokens: queue.SimpleQueue):
-        self.tokens = tokens
+    def __init__(self, put: Callable[[int], None]):
+        self.put_token = put
         self.prompt_seen = False
 
     def put(self, value) -> None:
@@ -244,7 +223,7 @@ class _TokenStreamer(BaseStreamer):
             self.prompt_seen = True
             return
         for token in value.reshape(-1).tolist():
-            self.tokens.put(token)
+            self.put_token(token)
 
     def end(self) -> None:
         pass

@@ -16,6 +16,10 @@ every hook in that order, on the thread that generates:
 
 ``close`` runs once, when the model closes.
 
+Streaming an answer (:func:`stream_answer`): the backend generates on a thread of its own and
+hands each token over; the caller's thread decodes the text as it comes, times the first
+token and the rest, and stops the producer when the caller stops reading.
+
 Several requests about one media (the conditions of one camera frame): when every hook is
 ``batchable`` (:func:`batchable`), each request goes through the first two phases, then the
 backend asks the hooks, in order, whether one of them runs them all as one :class:`Batch`
@@ -29,13 +33,21 @@ the hooks.
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import IncompatibleOptimizerError
+from .tokens import IncrementalDecoder
 
 if TYPE_CHECKING:
     from .backends import GenerationStats, LoadedModel
+
+_DONE = object()
 
 
 @dataclass
@@ -148,3 +160,57 @@ def close_hooks(model: LoadedModel) -> None:
         hook.close()
     if model.request_hooks is not None:
         model.request_hooks = []
+
+
+def stream_answer(
+    submit: Callable[[Callable[[], None]], Future],
+    produce: Callable[[Callable[[int], None], threading.Event], None],
+    *,
+    tokenizer: Any,
+    stop_token_ids: list[int],
+    stats: GenerationStats,
+) -> Iterator[str]:
+    """An answer's text as it is generated, on the caller's thread; the tokens come from the backend's own.
+
+    ``submit(run)`` runs ``run`` on the thread that generates (a backend's single worker) and
+    returns its future; there ``produce(put, cancel)`` generates, calling ``put(token_id)`` for
+    each new token (up to and with the end token) and stopping early once ``cancel`` is set,
+    which happens when the caller stops reading. Here each token id goes into
+    ``stats.token_ids``, the time to the first one into ``stats.prefill_ms`` and the rest into
+    ``stats.decode_ms``, and text is yielded as soon as it is whole (end tokens are not text).
+    An error the producer raised is raised here, after what was yielded before it.
+    """
+    tokens: queue.SimpleQueue = queue.SimpleQueue()
+    cancel = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            produce(tokens.put, cancel)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+        finally:
+            tokens.put(_DONE)
+
+    started = time.perf_counter()
+    done = submit(run)
+    decoder = IncrementalDecoder(tokenizer)
+    stops = set(stop_token_ids)
+    first_at = None
+    try:
+        while (token := tokens.get()) is not _DONE:
+            if first_at is None:
+                first_at = time.perf_counter()
+                stats.prefill_ms = (first_at - started) * 1000
+            stats.token_ids.append(token)
+            if token in stops:
+                continue
+            delta = decoder.add(token)
+            if delta:
+                yield delta
+    finally:
+        cancel.set()
+        done.result()
+    if failure:
+        raise failure[0]
+    stats.decode_ms = (time.perf_counter() - first_at) * 1000 if first_at is not None else 0.0
