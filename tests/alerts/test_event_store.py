@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tests.alerts.conftest import ORANGE, STORM
 from tests.cli import run_trio
-from trio_core.alerts import Alerts
-from trio_core.event_store import EventStore
+from trio_core.watch.alerts import Alerts
+from trio_core.watch.event_store import EventStore
 
 
 def test_a_watch_keeps_each_alert_with_its_snapshot_and_completes_it_when_it_clears(engine, storm, tmp_path):

@@ -6,9 +6,9 @@ import threading
 import time
 
 from tests.alerts.conftest import ORANGE, STORM
-from trio_core.alerts import Alerts
-from trio_core.event_store import EventStore
 from trio_core.sinks.loopback import Mosquitto, Subscriber
+from trio_core.watch.alerts import Alerts
+from trio_core.watch.event_store import EventStore
 
 CONDITION = "is-there-an-orange-square"
 

@@ -5,9 +5,9 @@ import base64
 
 from tests.alerts.conftest import ORANGE, STORM
 from tests.cli import run_trio
-from trio_core.alerts import Alerts
-from trio_core.event_store import EventStore
 from trio_core.sinks.loopback import WebhookReceiver as Receiver
+from trio_core.watch.alerts import Alerts
+from trio_core.watch.event_store import EventStore
 
 
 def watch_with(engine, storm, tmp_path, sinks, **alerts_settings):

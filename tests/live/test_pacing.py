@@ -6,7 +6,7 @@ import numpy as np
 
 from trio_core.frames import Frame, SourceNotice
 from trio_core.sources.live import LiveSettings, backoff_delay
-from trio_core.watch import NewestFrame
+from trio_core.watch.engine import NewestFrame
 
 
 def test_backoff_doubles_up_to_its_cap_with_jitter_around_it():

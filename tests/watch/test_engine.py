@@ -11,7 +11,8 @@ from tests.watch.conftest import APPEARS_AT, ORANGE, PURPLE, demo_frames
 from trio_core.errors import TrioError
 from trio_core.metrics import Metrics
 from trio_core.sdk import AnalysisResult
-from trio_core.watch import EVENT_TYPES, ConditionState, Watch, WatchSettings, answered_yes, conditions_from
+from trio_core.watch import EVENT_TYPES, Watch, WatchSettings, conditions_from
+from trio_core.watch.conditions import ConditionState, answered_yes
 
 
 def run(watch):

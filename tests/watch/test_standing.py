@@ -8,8 +8,8 @@ import pytest
 from tests.cli import run_trio
 from tests.watch.conftest import ORANGE
 from trio_core.errors import ConfigError
-from trio_core.standing import Supervisor, read_watches
 from trio_core.watch import conditions_from
+from trio_core.watch.standing import Supervisor, read_watches
 
 FILE = """\
 [defaults]
@@ -79,9 +79,9 @@ def test_a_missing_or_binary_file_is_one_sentence(tmp_path):
 
 
 def test_a_secret_anywhere_in_a_sink_url_stays_out_of_the_listing_while_the_watch_runs(tmp_path, tiny_engine, appears):
-    from trio_core.alerts import Alerts
-    from trio_core.event_store import EventStore
     from trio_core.sinks.loopback import WebhookReceiver
+    from trio_core.watch.alerts import Alerts
+    from trio_core.watch.event_store import EventStore
 
     receiver = WebhookReceiver()
     path = write(

@@ -39,11 +39,11 @@ def _alert(number: int) -> dict:
 
 
 def measure_events(*, alerts: int, storm: int, outage_s: float) -> dict:
-    from .alerts import Alerts
-    from .event_store import EventStore
     from .frames import jpeg_bytes
     from .sinks.apprise import _implementation
     from .sinks.loopback import Mosquitto, WebhookReceiver
+    from .watch.alerts import Alerts
+    from .watch.event_store import EventStore
 
     snapshot = jpeg_bytes(_frame())
     report: dict = {"alerts": alerts, "snapshot_bytes": len(snapshot), "sinks": {}}
@@ -92,8 +92,8 @@ def measure_events(*, alerts: int, storm: int, outage_s: float) -> dict:
 
 
 def _mqtt_latency(store, broker, count: int, snapshot: bytes) -> dict:
-    from .alerts import Alerts
     from .sinks.loopback import Subscriber
+    from .watch.alerts import Alerts
 
     subscriber = Subscriber(broker.port, "trio/bench/person/event")
     try:
@@ -126,8 +126,8 @@ def _latency(alerts, url: str, count: int, snapshot: bytes, arrivals) -> dict:
 
 def _storm(store, broker, count: int, outage_s: float, snapshot: bytes) -> dict:
     """``count`` alerts while the broker is down; then it is back, and every alert must arrive, in order."""
-    from .alerts import Alerts
     from .sinks.loopback import Subscriber
+    from .watch.alerts import Alerts
 
     subscriber = Subscriber(broker.port, "trio/bench/person/event", lasting=True)
     alerts = Alerts(store)

@@ -259,9 +259,9 @@ def run_watch(source: str, options: dict) -> None:
     """Watch ``source`` with the options of :func:`watch_options`, showing it to people or as JSON Lines."""
     from pydantic import ValidationError
 
-    from .plugins import registry
-    from .sources import find_source
-    from .watch import WatchSettings, as_question
+    from .watch.conditions import as_question
+    from .watch.service import WatchService
+    from .watch.settings import WatchSettings
     from .watch_display import JsonLines, Snapshots, StatusBoard, summary
 
     auto_side = options.get("max_side") == "auto"
@@ -276,34 +276,26 @@ def run_watch(source: str, options: dict) -> None:
     except ValidationError as error:
         problem = error.errors()[0]
         raise ConfigError(f"--{problem['loc'][0]}: {problem['msg']}.") from None
-    from .alerts import Alerts
-    from .event_store import EventStore
-
     # A bad file, an unknown scheme or sink fails now, in a fraction of a second, not after a model has loaded.
-    alerts = Alerts(EventStore(options["events_dir"]))
+    service = WatchService(options["events_dir"])
     sinks = list(options["sinks"])
-    alerts.sinks(sinks)
-    engine = engine_from_options(options)
-    from .sources.base import check_source_settings
+    try:
+        service.check_sinks(sinks)
+        engine = engine_from_options(options)
+        service.check_source(engine, source)
+        engine.load()
+        conditions = list(options["conditions"])
+        if auto_side:
+            from .watch.calibration import pick_max_side
 
-    check_source_settings(engine.config, registry().objects("frame source"))
-    found = find_source(source, registry().objects("frame source"))
-    if found.live:
-        found.check(source, engine.config)
-    else:
-        engine.read_frame(source)
-    engine.load()
-    conditions = list(options["conditions"])
-    if auto_side:
-        from .calibrate import pick_max_side
-
-        calibration = pick_max_side(engine, [as_question(c) for c in conditions], options["target_ms"])
-        click.echo(calibration.sentence(), err=True)
-        settings = settings.model_copy(update={"max_side": calibration.side})
-    # Opened after the model loaded: a camera's frames are not left to queue up while it loads.
-    running = engine.watch(
-        source, conditions, name=options["watch_name"], alerts=alerts, sinks=sinks, **settings.model_dump()
-    ).open()
+            calibration = pick_max_side(engine, [as_question(c) for c in conditions], options["target_ms"])
+            click.echo(calibration.sentence(), err=True)
+            settings = settings.model_copy(update={"max_side": calibration.side})
+        # Opened after the model loaded: a camera's frames are not left to queue up while it loads.
+        running = service.start(engine, source, conditions, settings, name=options["watch_name"], sinks=sinks)
+    except BaseException:
+        service.close()
+        raise
     store = Snapshots(options["snapshots"])
     as_json = options["as_json"]
     display = JsonLines(sys.stdout, store) if as_json else StatusBoard(running, store, sound=not options["no_sound"])
@@ -322,23 +314,19 @@ def run_watch(source: str, options: dict) -> None:
             display.show(ended)
     finally:
         display.close()
-        _deliver_what_is_owed(alerts, sinks)
+        _deliver_what_is_owed(service)
     if not as_json:
         click.echo(summary(ended.to_dict()))
     if failure:
         raise TrioError(failure)
 
 
-def _deliver_what_is_owed(alerts, sinks: list[str], timeout_s: float = 10.0) -> None:
+def _deliver_what_is_owed(service, timeout_s: float = 10.0) -> None:
     """At the end of a watch, a little time for the sinks to take what they are still owed; what is left
     waits in the outbox for the next watch that uses the same sink."""
-    try:
-        if sinks and not alerts.drain(timeout_s):
-            owed = sum(worker.pending() for worker in alerts.workers.values())
-            click.echo(f"{owed} alert deliveries are still owed to sinks: the next watch with them sends them.",
-                       err=True)  # fmt: skip
-    finally:
-        alerts.close()
+    owed = service.close(drain_s=timeout_s)
+    if owed:
+        click.echo(f"{owed} alert deliveries are still owed to sinks: the next watch with them sends them.", err=True)
 
 
 @cli.command()
@@ -370,30 +358,16 @@ def watch(source, config_file, **options):
 
 def run_watches_file(path: Path, options: dict) -> None:
     """``trio watch --config FILE``: the file's watches in this process, sharing one model, until all end or Ctrl-C."""
-    import contextlib
-    import signal
     import threading
 
-    from .alerts import Alerts
-    from .event_store import EventStore
-    from .standing import Supervisor, read_watches
+    from .watch.service import WatchService
+    from .watch.standing import read_watches
     from .watch_display import EventLines, JsonLines, Snapshots
 
     if options.get("max_side") == "auto":
         raise click.UsageError("--max-side auto measures one watch: give a number of pixels (or max_side in the file).")
     entries = read_watches(path)  # a malformed file fails now, before a model loads
-    alerts = Alerts(EventStore(options["events_dir"]))
-    sinks = [sink for entry in entries.values() for sink in entry.spec.sinks]
-    alerts.sinks(sinks)
-    engine = engine_from_options(options).load()
-    model = threading.Lock()  # one answer at a time on the shared model
     output = threading.Lock()
-
-    @contextlib.contextmanager
-    def turn():
-        with model:
-            yield engine
-
     store = Snapshots(options["snapshots"])
     display = JsonLines(sys.stdout, store) if options["as_json"] else EventLines(store, sound=not options["no_sound"])
 
@@ -408,27 +382,32 @@ def run_watches_file(path: Path, options: dict) -> None:
         elif standing.error:
             click.echo(f"{standing.name}: {standing.state}: {standing.error}", err=True)
 
-    supervisor = Supervisor(path, engine=lambda: engine, alerts=alerts, turn=turn, publish=show, changed=changed)
-    reload = threading.Event()
-    with contextlib.suppress(ValueError, AttributeError):  # not the main thread, or no SIGHUP (Windows)
-        signal.signal(signal.SIGHUP, lambda signum, frame: reload.set())
+    loaded = []  # the engine, once loaded: the watches wait for it
+    service = WatchService(
+        options["events_dir"], watches_file=path, engine=lambda: loaded[0] if loaded else None, publish=show,
+        changed=changed,
+    )  # fmt: skip
     try:
-        supervisor.start()
-        while any(standing.running for standing in supervisor.watches.values()) or reload.is_set():
+        service.check_sinks([sink for entry in entries.values() for sink in entry.spec.sinks])
+        loaded.append(engine_from_options(options).load())
+    except BaseException:
+        service.close()
+        raise
+    reload = threading.Event()
+    restore = service.reload_on_sighup(reload.set)
+    try:
+        service.supervisor.start()
+        while service.running() or reload.is_set():
             if reload.wait(0.5):
                 reload.clear()
-                try:
-                    changes = supervisor.reload()
-                    click.echo(f"Reloaded {path}: " + "; ".join(f"{kind} {', '.join(names)}" for kind, names in
-                                                                changes.items() if names), err=True)  # fmt: skip
-                except TrioError as error:
-                    click.echo(f"Not reloaded, the watches run on as they were: {error}", err=True)
+                click.echo(service.reload_said()[1], err=True)
     except KeyboardInterrupt:
         click.echo("Stopping the watches.", err=True)
     finally:
-        supervisor.stop_all()
+        restore()
+        service.stop_all()
         display.close()
-        _deliver_what_is_owed(alerts, sinks)
+        _deliver_what_is_owed(service)
 
 
 @cli.command()
@@ -613,7 +592,7 @@ def serve(host, port, api_keys, admin_keys, media_roots, allow_public_without_ke
         raise ConfigError(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}.") from None
     config = load_config(**{name: options.get(name) for name in ENGINE_OPTION_NAMES})
     if settings.watches is not None:
-        from .standing import read_watches
+        from .watch.standing import read_watches
 
         read_watches(settings.watches)  # a malformed file: one sentence now, not a failed start-up
     run(config, settings)

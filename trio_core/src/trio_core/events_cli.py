@@ -24,7 +24,7 @@ events_dir_option = click.option(
 
 
 def _store(events_dir):
-    from .event_store import EventStore
+    from .watch.event_store import EventStore
 
     return EventStore(events_dir)
 
@@ -42,7 +42,7 @@ def _filters(command):
 
 
 def _query(store, options: dict, limit: int | None) -> list[dict]:
-    from .event_store import parse_time
+    from .watch.event_store import parse_time
 
     return store.query(
         watch=options["watch"], condition=options["condition"],
@@ -142,7 +142,7 @@ def prune(older_than, max_snapshots_mb, events_dir):
     """Apply retention now (running watches and servers also prune every 10 minutes)."""
     import time
 
-    from .event_store import parse_time
+    from .watch.event_store import parse_time
 
     now = time.time()
     age = now - parse_time(older_than, now=now) if older_than else None

@@ -139,29 +139,24 @@ class TrioCore:
         :class:`trio_core.watch.Condition`; ``settings`` are :class:`trio_core.watch.WatchSettings`
         fields (``fps``, ``confirm``, ``clear``, ``cooldown_s``, ``window``, ``realtime``, ...).
         ``name`` is the watch's id in events and topics (default: a new one). ``alerts`` (a
-        :class:`trio_core.alerts.Alerts`) keeps every alert in its event store and delivers it to
+        :class:`trio_core.watch.alerts.Alerts`) keeps every alert in its event store and delivers it to
         ``sinks`` (URLs: ``mqtt://host``, ``https://...``, ``ntfy://topic``); sinks without ``alerts``
         use the default event store.
 
         >>> for event in engine.watch("driveway.mp4", ["Is there a car?"], fps=1):
         ...     print(event.to_dict())
         """
-        from pydantic import ValidationError
-
         from .config import checked_settings
-        from .watch import Watch, WatchSettings
+        from .watch.service import new_watch
+        from .watch.settings import WatchSettings
 
         self._loaded()
-        try:
-            watch_settings = checked_settings(WatchSettings, settings, flag="watch setting", name="watch")
-            if sinks and alerts is None:
-                from .alerts import Alerts
+        watch_settings = checked_settings(WatchSettings, settings, flag="watch setting", name="watch")
+        if sinks and alerts is None:
+            from .watch.alerts import Alerts
 
-                alerts = Alerts()
-            return Watch(self, source, conditions, watch_settings, watch_id=name, alerts=alerts, sinks=list(sinks))
-        except ValidationError as error:  # a condition's id or question
-            problem = error.errors()[0]
-            raise TrioError(f"Condition {'.'.join(map(str, problem['loc']))}: {problem['msg']}.") from None
+            alerts = Alerts()
+        return new_watch(self, source, conditions, watch_settings, watch_id=name, alerts=alerts, sinks=list(sinks))
 
     def stream_video(self, video: Any, question: str, **settings: Any) -> Iterator[str | AnalysisResult]:
         """Like :meth:`analyze_video`, but yields text deltas as they are generated, then the result."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import signal
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -37,8 +35,6 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
 
     ``engine``: an already loaded TrioCore to serve instead of loading ``config``'s model.
     """
-    from ..alerts import Alerts
-    from ..event_store import EventStore
     from .analysis import router as analysis_router
     from .auth import Sessions
     from .completions import router as completions_router
@@ -55,18 +51,18 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
         loading = asyncio.create_task(app.state.host.load())
         loop = asyncio.get_running_loop()
         app.state.watches.start(loop)  # they wait for the model, then run
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-            # SIGHUP reloads the watches file (only where the server runs on the main thread: `trio serve`).
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_watches_file(app)))
+        # SIGHUP reloads the watches file (only where the server runs on the main thread: `trio serve`).
+        restore = app.state.watches.service.reload_on_sighup(
+            lambda: loop.call_soon_threadsafe(lambda: loop.create_task(reload_watches_file(app)))
+        )
         try:
             yield
         finally:
             loading.cancel()
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-                loop.remove_signal_handler(signal.SIGHUP)
+            restore()
             await app.state.watches.stop_all()
             await app.state.host.close()
-            app.state.alerts.close()
+            app.state.watches.service.close()
 
     app = FastAPI(
         title="trio",
@@ -80,8 +76,8 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     app.state.host = ModelHost(config, queue_size=settings.queue_size, request_timeout_s=settings.request_timeout_s)
     app.state.host.engine = engine
     app.state.host.on_queue_change = app.state.telemetry.queue_depth.set
-    app.state.alerts = Alerts(EventStore(settings.events_dir), public_url=settings.public_url)
     app.state.watches = WatchManager(app)
+    app.state.alerts = app.state.watches.service.alerts  # the event store and the sinks
     app.state.reloading = False
     app.state.sessions = Sessions()
     errors.install(app)
@@ -185,7 +181,7 @@ async def reload_watches(request: Request):
     if request.app.state.settings.watches is None:
         raise APIError(400, "This server has no watches file: start it with --watches FILE.")
     try:
-        changes = await run_in_threadpool(request.app.state.watches.supervisor.reload)
+        changes = await run_in_threadpool(request.app.state.watches.service.reload)
     except TrioError as error:
         raise APIError(400, str(error)) from None
     request.app.state.watches.count()
@@ -193,10 +189,9 @@ async def reload_watches(request: Request):
 
 
 async def reload_watches_file(app: FastAPI) -> None:
-    try:
-        await run_in_threadpool(app.state.watches.supervisor.reload)
-    except TrioError as error:
-        log.error("Not reloaded, the watches run on as they were: %s", error)
+    applied, sentence = await run_in_threadpool(app.state.watches.service.reload_said)
+    if not applied:
+        log.error("%s", sentence)
     app.state.watches.count()
 
 

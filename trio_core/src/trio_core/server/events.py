@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ConfigError
-from ..event_store import parse_time
+from ..watch.event_store import parse_time
 from .errors import APIError
 
 router = APIRouter(tags=["events"])

@@ -6,7 +6,8 @@ thread that takes the model's turn for each frame, and streams each event as SSE
 name is its ``type``, the data its JSON (an alert's with the frame as ``jpeg_b64``). A
 heartbeat goes out when nothing else did for a while; closing the stream stops the watch.
 
-Watches that outlive a request are the server's :class:`~trio_core.standing.Supervisor`'s:
+Every watch starts through the core's front door, :class:`~trio_core.watch.service.WatchService`
+(the same as ``trio watch``'s). Watches that outlive a request are its supervisor's:
 the standing watches of ``--watches FILE`` (reloaded on SIGHUP or ``POST
 /v1/admin/watches/reload``) and those started with ``"background": true`` (the dashboard's).
 ``GET /v1/watch`` lists them all with their state; ``GET /v1/watch/live`` streams every
@@ -28,8 +29,9 @@ from ..errors import TrioError
 from ..frames import jpeg_bytes
 from ..sources import uri_scheme
 from ..sources.stream import is_live_http
-from ..standing import Entry, Supervisor, WatchSpec
 from ..watch import Condition, Watch, WatchSettings
+from ..watch.service import WatchService
+from ..watch.standing import Entry, Supervisor, WatchSpec
 from .errors import APIError, stream_error
 from .live import LiveHub
 from .media import MediaResolver
@@ -74,18 +76,24 @@ class WatchRequest(BaseModel):
 
 
 class WatchManager:
-    """The server's watches: those streaming to a request (``watches``) and the supervisor's (standing, background)."""
+    """The server's watches: those streaming to a request (``watches``) and the service's supervisor's (standing,
+    background); the service also holds the event store and the sinks (``app.state.alerts``)."""
 
     def __init__(self, app):
         state = app.state
         self.app = app
         self.watches: dict[str, Watch] = {}
         self.hub = LiveHub()
-        self.supervisor = Supervisor(
-            state.settings.watches, engine=lambda: state.host.engine, alerts=state.alerts,
-            on_answer=state.telemetry.answered, publish=self._published, changed=self._changed,
+        self.service = WatchService(
+            state.settings.events_dir, public_url=state.settings.public_url, watches_file=state.settings.watches,
+            engine=lambda: state.host.engine, on_answer=state.telemetry.answered, publish=self._published,
+            changed=self._changed,
         )  # fmt: skip
         self.resolvers: dict[str, MediaResolver] = {}  # what a background watch's fetched video needs, until removed
+
+    @property
+    def supervisor(self) -> Supervisor:
+        return self.service.supervisor
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """At start-up: the standing watches of the file run, each frame waiting for the model's turn."""
@@ -123,7 +131,7 @@ class WatchManager:
     async def stop_all(self) -> None:
         for watch in list(self.watches.values()):
             watch.stop()
-        await run_in_threadpool(self.supervisor.stop_all)
+        await run_in_threadpool(self.service.stop_all)
         for resolver in self.resolvers.values():
             resolver.__exit__(None, None, None)
 
@@ -143,7 +151,7 @@ async def start_watch(body: WatchRequest, request: Request):
     for sink in body.sinks:
         if (uri_scheme(sink) or "").lower() in ("http", "https"):  # the server posts there: the media URL rules apply
             await run_in_threadpool(resolver.check_host, sink.partition("#")[0], "sink")
-    await run_in_threadpool(state.alerts.sinks, body.sinks)  # an unknown scheme or a bad URL: 400 now
+    await run_in_threadpool(manager.service.check_sinks, body.sinks)  # an unknown scheme or a bad URL: 400 now
     target = await run_in_threadpool(watch_target, resolver, body.source)
     cooldown = body.cooldown_s if body.cooldown_s is not None else state.settings.alert_cooldown_s
     settings = WatchSettings(
@@ -154,12 +162,13 @@ async def start_watch(body: WatchRequest, request: Request):
     if body.background:
         return await start_background(manager, body, target, settings, resolver)
     loop = asyncio.get_running_loop()
-    watch = Watch(
-        engine, target, body.conditions, settings, label=body.source, turn=model_turn(state.host, loop),
-        on_answer=state.telemetry.answered, watch_id=body.name, alerts=state.alerts, sinks=body.sinks,
-    )  # fmt: skip
     # Opened now: no source for it, nothing listening, a refused password are a 4xx, not an event in the stream.
-    await run_in_threadpool(watch.open)
+    watch = await run_in_threadpool(
+        lambda: manager.service.start(
+            engine, target, body.conditions, settings, name=body.name, label=body.source,
+            turn=model_turn(state.host, loop), on_answer=state.telemetry.answered, sinks=body.sinks,
+        )
+    )  # fmt: skip
     return StreamingResponse(events(request, watch, resolver), media_type="text/event-stream")
 
 
@@ -173,8 +182,9 @@ async def start_background(manager: WatchManager, body: WatchRequest, target, se
         engine = manager.app.state.host.ready_engine()
         # Then let go of it: the supervisor's watch opens its own (a webcam is one device, a camera counts
         # connections).
-        probe = Watch(engine, target, body.conditions, settings, label=body.source)
-        await run_in_threadpool(lambda: probe.open().close())
+        await run_in_threadpool(
+            lambda: manager.service.probe(engine, target, body.conditions, settings, label=body.source)
+        )
         entry = Entry(name, spec, {"source": body.source, "sinks": body.sinks})
         try:
             standing = await run_in_threadpool(manager.supervisor.add, entry)

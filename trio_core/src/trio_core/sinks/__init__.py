@@ -3,7 +3,7 @@
 A sink is named by a URL, the same way everywhere (``--sink``, a standing watch's ``sinks``,
 ``/v1/watch``'s ``sinks``): its scheme picks the :class:`AlertSink` plugin, the rest says
 where and how. Deliveries never run on the watch's thread: the event store's outbox holds
-them, and one worker per sink (:mod:`trio_core.alerts`) delivers them in order, retrying
+them, and one worker per sink (:mod:`trio_core.watch.alerts`) delivers them in order, retrying
 with backoff, so a sink that is down or slow never stops or slows a watch.
 
 The contract a sink implements is :mod:`trio_core.sinks.base` (re-exported here); this package

@@ -43,13 +43,16 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from .credentials import masked
-from .errors import ConfigError, PluginNotFoundError, TrioError
-from .watch import Condition, Watch, WatchEvent, WatchSettings, conditions_from
+from ..credentials import masked
+from ..errors import ConfigError, PluginNotFoundError, TrioError
+from .conditions import Condition, conditions_from
+from .engine import Watch
+from .events import WatchEvent
+from .settings import WatchSettings
 
 if TYPE_CHECKING:
+    from ..sdk import TrioCore
     from .alerts import Alerts
-    from .sdk import TrioCore
 
 log = logging.getLogger("trio.standing")
 RETRY_S = (1.0, 60.0)  # the first retry's wait, doubling up to the last
@@ -291,7 +294,7 @@ class StandingWatch:
             self._set("failed", f"{type(error).__name__}: {error}")
 
     def _keep_running(self) -> None:
-        from .sources.live import Refused
+        from ..sources.live import Refused
 
         spec, supervisor = self.entry.spec, self.supervisor
         delay = RETRY_S[0]

@@ -14,18 +14,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .credentials import masked
+from ..credentials import masked
+from ..frames import jpeg_bytes
+from ..sinks.base import Delivery, SinkConnection, SinkRejected, find_sink, sink_key
 from .event_store import DELIVERY_TTL_S, EventStore
-from .sinks.base import Delivery, SinkConnection, SinkRejected, find_sink, sink_key
 
 if TYPE_CHECKING:
-    from .watch import Watch, WatchEvent
+    from .events import WatchEvent
 
 log = logging.getLogger("trio.alerts")
 BACKOFF_S = (0.5, 60.0)  # the first retry's wait, doubling up to the last
 PRUNE_EVERY_S = 600.0
+
+
+class Watched(Protocol):
+    """What the alerts need of a watch (:class:`~trio_core.watch.Watch` is one): how listings name its source,
+    and its listing, which sinks are told when it starts and ends."""
+
+    source: str
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 def backoff(attempts: int) -> float:
@@ -179,7 +189,7 @@ class Alerts:
                 workers.append(self.workers[url])
         return workers
 
-    def for_watch(self, watch: Watch, sinks: list[str]) -> WatchAlerts:
+    def for_watch(self, watch: Watched, sinks: list[str]) -> WatchAlerts:
         """What ``watch`` records its events through, delivering to ``sinks`` (URLs)."""
         return WatchAlerts(self, watch, self.sinks(sinks))
 
@@ -210,7 +220,7 @@ class Alerts:
 class WatchAlerts:
     """One watch's link to the store and its sinks: :meth:`record` each event before it is emitted."""
 
-    def __init__(self, alerts: Alerts, watch: Watch, workers: list[SinkWorker]):
+    def __init__(self, alerts: Alerts, watch: Watched, workers: list[SinkWorker]):
         self.alerts, self.watch, self.workers = alerts, watch, workers
         self.keys = [worker.key for worker in workers]
         self.open_events: dict[str, int] = {}  # condition -> the id of its alert that has not cleared
@@ -222,8 +232,6 @@ class WatchAlerts:
             for worker in self.workers:
                 worker.control("announce", self.watch.describe())
         elif event.type == "alert":
-            from .frames import jpeg_bytes
-
             data = event.to_dict()
             snapshot = jpeg_bytes(event.image) if event.image is not None else None
             question = event.details.get("question")

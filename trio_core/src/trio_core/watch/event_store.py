@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .credentials import masked
-from .errors import ConfigError
+from ..credentials import masked
+from ..errors import ConfigError
 
 SCHEMA_VERSION = 1
 MAX_AGE_DAYS = 30.0  # events older than this are pruned

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .sdk import TrioCore
+    from ..sdk import TrioCore
 
 # Candidate longest sides: multiples of 28 (Qwen2.5-VL's patch merge), from thumbnail to 1080p-ish.
 SIDES = (224, 336, 448, 560, 672, 784, 896, 1120, 1344)
@@ -48,9 +48,9 @@ def pick_max_side(
     engine: TrioCore, questions: list[str], target_ms: float = 500.0, *, sides=SIDES, rounds: int = 2, max_tokens=1
 ) -> Calibration:
     """Time ``questions`` (asked together, as a watch asks them) on a frame of each side; the largest within target."""
-    from .frames import Frame, SamplingPlan, synthetic_frames
-    from .metrics import Metrics
-    from .pipeline import Clip
+    from ..frames import Frame, SamplingPlan, synthetic_frames
+    from ..metrics import Metrics
+    from ..pipeline import Clip
 
     calls = itertools.count()
 

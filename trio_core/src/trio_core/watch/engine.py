@@ -3,17 +3,11 @@
 A watch reads a source's frames at the rate asked, lets the frame filters gate them (a gated
 frame costs no inference), asks every condition about each frame that passes (together, as
 one batch where the backend and optimizers allow), decides yes or no from the answer's
-first-token probabilities, and keeps a small state machine per condition:
+first-token probabilities, and keeps each condition's state (:mod:`.conditions`): an alert
+starts after ``confirm`` yes frames and clears after ``clear`` no frames.
 
-- an alert **starts** after ``confirm`` consecutive yes frames, unless the condition alerted
-  less than ``cooldown_s`` seconds of the source before (a flapping condition stays quiet);
-- it is **cleared** after ``clear`` consecutive no frames.
-
-What happens is a stream of :class:`WatchEvent`, one JSON shape for the CLI's ``--json``, the
-server's SSE, the event store and the alert sinks (:mod:`trio_core.alerts`): ``type`` (one of
-:data:`EVENT_TYPES`), ``watch`` (its id), ``t`` (wall-clock time, ISO 8601) and, where a
-frame is involved, ``pts`` (seconds into the source) and ``condition``, ``answer``,
-``probability`` as they apply.
+What happens is a stream of :class:`~.events.WatchEvent` (:mod:`.events`), recorded in the
+event store and handed to the alert sinks (:mod:`.alerts`) before it is emitted.
 
 Pacing: on a live source (and on a file with ``realtime``) a reader thread keeps only the
 newest frame; the watch analyses the newest one each time the model is free and counts the
@@ -26,187 +20,26 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import re
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from .backends import routed
-from .credentials import masked
-from .errors import BackendUnavailableError, TrioError
-from .frames import Frame, SamplingPlan, SourceNotice, jpeg_b64
+from ..backends import routed
+from ..credentials import masked
+from ..errors import BackendUnavailableError, TrioError
+from ..frames import Frame, SamplingPlan, SourceNotice
+from .conditions import Condition, ConditionState, answered_yes, conditions_from
+from .events import WatchEvent, now_iso
+from .settings import WatchSettings
 
 if TYPE_CHECKING:
-    import numpy as np
-
+    from ..sdk import AnalysisResult, TrioCore
     from .alerts import Alerts
-    from .sdk import AnalysisResult, TrioCore
 
 log = logging.getLogger("trio.watch")
-
-EVENT_TYPES = (
-    "started",
-    "result",
-    "alert",
-    "cleared",
-    "gated",
-    "reconnecting",
-    "reconnected",
-    "backend_unavailable",
-    "backend_restored",
-    "heartbeat",
-    "error",
-    "ended",
-)
-
-# Below this P(yes) + P(no) for the first answer token, the model answered neither yes nor no:
-# the probability is not a decision, and the text decides instead.
-YES_NO_MASS = 0.5
-_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-class Condition(BaseModel):
-    """A yes/no question to watch for, with an id that events and alerts carry."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    question: str = Field(
-        min_length=1, max_length=2000, description="A yes/no question, e.g. 'Is someone at the door?'"
-    )
-    window: int | None = Field(
-        None, ge=1, le=64, description="Ask about the last this many frames as a clip (default: the watch's window)."
-    )
-
-
-def conditions_from(items: list[str | dict | Condition]) -> list[Condition]:
-    """Conditions from plain words (ids made from them: ``a-person-is-waving``; a statement is asked as a yes/no
-    question), dicts or Conditions."""
-    conditions: list[Condition] = []
-    for item in items:
-        if isinstance(item, Condition):
-            conditions.append(item)
-        elif isinstance(item, dict):
-            conditions.append(Condition(**item))
-        else:
-            base = _SLUG.sub("-", item.lower()).strip("-")[:56] or "condition"
-            ident, number = base, 2
-            while any(condition.id == ident for condition in conditions):
-                ident, number = f"{base}-{number}", number + 1
-            conditions.append(Condition(id=ident, question=as_question(item)))
-    if not conditions:
-        raise TrioError("Give at least one condition to watch for, e.g. -w 'Is someone at the door?'.")
-    if len({condition.id for condition in conditions}) != len(conditions):
-        raise TrioError("Two conditions have the same id: give each its own.")
-    return conditions
-
-
-def as_question(condition: str) -> str:
-    """A condition as the model is asked it: a question stays as it is, a statement becomes a yes/no question."""
-    text = condition.strip()
-    if text.endswith("?"):
-        return text
-    return f"Is this true of the picture: {text.rstrip('.!')}? Answer yes or no."
-
-
-class WatchSettings(BaseModel):
-    """How a watch samples, decides and paces; every field has a CLI flag of the same name."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    fps: float = Field(1.0, gt=0.0, le=30.0, description="Frames checked per second of the source.")
-    confirm: int = Field(1, ge=1, le=1000, description="Consecutive yes frames before an alert starts.")
-    clear: int = Field(1, ge=1, le=1000, description="Consecutive no frames before an alert is cleared.")
-    cooldown_s: float = Field(
-        30.0, ge=0.0, le=86_400, description="Seconds of the source after an alert's start before it may start again."
-    )
-    window: int = Field(
-        1, ge=1, le=64, description="Frames each condition sees: the newest one, or the last K as a clip."
-    )
-    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="P(yes) / (P(yes) + P(no)) from which an answer is yes.")
-    realtime: bool = Field(
-        False, description="Pace a file as if it were live: analyse the newest frame, drop the rest."
-    )
-    max_tokens: int = Field(8, ge=1, le=256, description="Most tokens of each answer.")
-    max_side: int | None = Field(None, ge=28, le=3840, description="Longest frame side (default: the engine's).")
-    heartbeat_s: float = Field(10.0, gt=0.0, description="A heartbeat event after this long with nothing else to say.")
-
-
-@dataclass
-class WatchEvent:
-    """One thing that happened in a watch. :meth:`to_dict` is its JSON form."""
-
-    type: str
-    watch: str
-    t: str
-    pts: float | None = None
-    condition: str | None = None
-    answer: str | None = None
-    probability: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    image: np.ndarray | None = None  # an alert's frame (RGB), for a snapshot; not part of the JSON
-
-    def to_dict(self, *, jpeg: bool = False) -> dict[str, Any]:
-        """The event as JSON data; with ``jpeg``, an alert's frame as ``jpeg_b64`` (base64 JPEG)."""
-        data: dict[str, Any] = {"type": self.type, "watch": self.watch, "t": self.t}
-        for name in ("pts", "condition", "answer", "probability"):
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value
-        data.update(self.details)
-        if jpeg and self.image is not None:
-            data["jpeg_b64"] = jpeg_b64(self.image)
-        return data
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def answered_yes(result: AnalysisResult, threshold: float = 0.5) -> bool | None:
-    """Whether an answer says yes: from the first token's probabilities, else from its text; None when neither."""
-    if result.yes_probability is not None and result.yes_no_mass is not None and result.yes_no_mass >= YES_NO_MASS:
-        return result.yes_probability >= threshold
-    words = result.text.strip().lower().split()
-    first = words[0].strip(".,!:;") if words else ""
-    return True if first == "yes" else False if first == "no" else None
-
-
-class ConditionState:
-    """One condition's state machine: yes and no runs, whether it is alerting, its cooldown."""
-
-    def __init__(self, settings: WatchSettings):
-        self.settings = settings
-        self.alerting = False
-        self.yes_run: list[float] = []  # pts of the consecutive yes frames so far
-        self.no_run = 0
-        self.alert_started: float | None = None  # pts of the frame that started the current or last alert
-        self.alerts = 0
-
-    def observe(self, yes: bool | None, pts: float) -> str | None:
-        """Take one frame's decision (None, no answer, counts as no); ``"alert"`` or ``"cleared"`` when it changes."""
-        if yes:
-            self.yes_run.append(pts)
-            self.no_run = 0
-            cooled = self.alert_started is None or pts - self.alert_started >= self.settings.cooldown_s
-            if not self.alerting and len(self.yes_run) >= self.settings.confirm and cooled:
-                self.alerting, self.alert_started = True, pts
-                self.alerts += 1
-                return "alert"
-            return None
-        self.yes_run = []
-        self.no_run += 1
-        if self.alerting and self.no_run >= self.settings.clear:
-            self.alerting = False
-            return "cleared"
-        return None
 
 
 _END = object()
@@ -414,8 +247,8 @@ class Watch:
         return SamplingPlan(fps=self.settings.fps, min_frames=1, max_frames=10_000_000, max_side=side)
 
     def _filters(self):
-        from .filters import enabled_filters
-        from .plugins import registry
+        from ..filters import enabled_filters
+        from ..plugins import registry
 
         return enabled_filters(self.engine.config, registry())
 
@@ -423,9 +256,9 @@ class Watch:
         """Open the source now (iterating opens it otherwise): a wrong address or password fails here,
         as a :class:`~trio_core.errors.TrioError`, before any event."""
         if self._opened is None:
-            from .plugins import registry
-            from .sources import find_source
-            from .sources.base import check_source_settings
+            from ..plugins import registry
+            from ..sources import find_source
+            from ..sources.base import check_source_settings
 
             sources = registry().objects("frame source")
             check_source_settings(self.engine.config, sources)
@@ -546,8 +379,8 @@ class Watch:
 
     def _ask(self, recent: list[Frame]) -> dict[str, AnalysisResult]:
         """Every condition's answer about the newest frame (or its window), one call per window size."""
-        from .metrics import Metrics
-        from .pipeline import Clip
+        from ..metrics import Metrics
+        from ..pipeline import Clip
 
         by_window: dict[int, list[Condition]] = {}
         for condition in self.conditions:
