@@ -19,7 +19,7 @@ the installed metadata of everything they require):
 - Code under ``<plugin>/<backend>/`` never imports another backend's framework or backend
   distribution (``torch/`` importing mlx or trio_backend_mlx).
 - A file whose first line is ``#!/usr/bin/python3`` is a script for the system's interpreter
-  (``trio_core/rtsp_camera_gst.py`` runs GStreamer there, whose bindings no virtual environment
+  (``trio_core/testing/rtsp_camera_gst.py`` runs GStreamer there, whose bindings no virtual environment
   has): the distribution runs it as a program and never imports it, so its imports are that
   interpreter's; importing it from anywhere is an error.
 

@@ -27,7 +27,7 @@ import time
 import torch
 
 from trio_core import TrioCore
-from trio_core.bench_structured import SCHEMA
+from trio_core.bench.structured import SCHEMA
 
 ANSWER = '{"shapes":["square","circle"],"colour":"orange","count":2}'
 
@@ -100,7 +100,7 @@ def end_to_end(rounds: int) -> None:
     import xgrammar
     import xgrammar.contrib.hf
 
-    from trio_core.bench_structured import QUESTION
+    from trio_core.bench.structured import QUESTION
     from trio_core.frames import synthetic_frames
 
     engine = TrioCore(model="trio-tiny", max_tokens=64).load()

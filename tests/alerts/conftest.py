@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.media import write_clip
-from trio_core.sinks.loopback import Mosquitto
+from trio_core.testing.loopback import Mosquitto
 from trio_model_tiny.watch_bench import demo_frames
 
 ORANGE = "Is there an orange square?"

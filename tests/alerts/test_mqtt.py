@@ -6,7 +6,7 @@ import threading
 import time
 
 from tests.alerts.conftest import ORANGE, STORM
-from trio_core.sinks.loopback import Mosquitto, Subscriber
+from trio_core.testing.loopback import Mosquitto, Subscriber
 from trio_core.watch.alerts import Alerts
 from trio_core.watch.event_store import EventStore
 

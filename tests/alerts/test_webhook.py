@@ -5,7 +5,7 @@ import base64
 
 from tests.alerts.conftest import ORANGE, STORM
 from tests.cli import run_trio
-from trio_core.sinks.loopback import WebhookReceiver as Receiver
+from trio_core.testing.loopback import WebhookReceiver as Receiver
 from trio_core.watch.alerts import Alerts
 from trio_core.watch.event_store import EventStore
 

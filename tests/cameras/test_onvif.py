@@ -21,7 +21,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cameras.onvif_responder import FakeProfile, OnvifResponder
-from trio_core.bench import free_port
 from trio_core.cameras import (
     MISSING_EXTRA,
     Camera,
@@ -32,6 +31,7 @@ from trio_core.cameras import (
     stream_uri,
 )
 from trio_core.errors import TrioError
+from trio_core.testing import free_port
 
 PASSWORD = "p@ss:w/rd%"  # every character that must be percent-encoded in a URL's user info
 MAIN = Profile(name="mainStream", token="Profile_1", width=1920, height=1080, encoding="H264")

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cameras.onvif_responder import OnvifResponder
-from trio_core.bench import free_port
 from trio_core.cameras import BRANDS, CredentialsRefusedError, candidate_urls, open_with_pyav, resolve
 from trio_core.errors import TrioError
+from trio_core.testing import free_port
 
 PASSWORD = "p@ss:w/rd%"
 ENCODED = "p%40ss%3Aw%2Frd%25"

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trio_core.bench import free_port
 from trio_core.errors import MediaError, PluginNotFoundError
 from trio_core.frames import SamplingPlan
 from trio_core.plugins import registry
 from trio_core.sources import ArraySource, FileSource, HttpSource, find_source, read_frames
+from trio_core.testing import free_port
 
 PLAN = SamplingPlan(fps=2.0, min_frames=2, max_frames=16, max_side=640)
 SOURCES = [FileSource(), HttpSource(), ArraySource()]

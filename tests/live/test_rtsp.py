@@ -50,7 +50,7 @@ def test_credentials_open_a_protected_camera_and_a_wrong_password_is_one_sentenc
     ],
 )
 def test_each_way_a_stream_fails_to_open_is_one_sentence(target, expected, not_rtsp_port, monkeypatch):
-    from trio_core.bench import free_port
+    from trio_core.testing import free_port
 
     real = socket.getaddrinfo
 

@@ -6,7 +6,7 @@ from tests.streams.conftest import SHAPE_FPS
 from tests.watch.conftest import ORANGE
 from tests.watch.test_standing import supervisor, wait_for
 from trio_core import TrioCore
-from trio_core.rtsp_camera import RtspCamera
+from trio_core.testing.rtsp_camera import RtspCamera
 
 FAST = {"backoff_initial_s": 0.2, "backoff_max_s": 0.5, "open_timeout_s": 3, "read_timeout_s": 2}
 

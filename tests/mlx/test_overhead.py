@@ -2,7 +2,7 @@
 
 import pytest
 
-from trio_core.bench_overhead import measure_overhead
+from trio_core.bench.overhead import measure_overhead
 
 
 @pytest.mark.parametrize("backend", ["torch", "mlx"])
@@ -21,6 +21,6 @@ def test_trio_and_the_raw_library_give_the_same_tokens(backend, frames):
 
 def test_a_bench_on_mlx_gets_its_model_from_a_backend_that_writes_checkpoints():
     """MLX writes no random-weight checkpoints; torch's (a Hugging Face checkpoint) is what it then loads."""
-    from trio_core.bench import checkpoint_writer
+    from trio_core.testing import checkpoint_writer
 
     assert checkpoint_writer("mlx").name == "torch" and checkpoint_writer("torch").name == "torch"

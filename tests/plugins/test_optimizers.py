@@ -5,7 +5,7 @@ import pytest
 from pydantic import Field
 
 from trio_core import TrioCore, hookimpl
-from trio_core.cli import _optimizer_settings
+from trio_core.cli.options import _optimizer_settings
 from trio_core.doctor import plugin_report
 from trio_core.errors import ConfigError, IncompatibleOptimizerError, PluginNotFoundError
 from trio_core.generation import RequestHook, request_hooks

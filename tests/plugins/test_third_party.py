@@ -20,7 +20,12 @@ def test_installed_plugin_is_listed_with_its_distribution_and_hooks(echo_site):
     assert [item["name"] for item in echo["registers"]["backend"]] == ["echo"]
     assert echo["registers"]["frame source"][0]["schemes"] == ["fake"]
     defaults = [plugin for plugin in report if plugin["default"]]
-    assert {plugin["name"] for plugin in defaults} == {"trio_core.sources", "trio_core.filters", "trio_core.sinks"}
+    assert {plugin["name"] for plugin in defaults} == {
+        "trio_core.sources",
+        "trio_core.filters",
+        "trio_core.sinks",
+        "trio_core.bench",
+    }
     assert all(plugin["distribution"] == "trio-core" for plugin in defaults)
 
 
@@ -48,7 +53,12 @@ def test_installed_plugin_backend_and_source_answer_through_the_cli(echo_site, e
 
 def test_trio_plugins_restricts_loading(echo_site):
     none = json.loads(run_trio("plugins", "--json", site=echo_site, env={"TRIO_PLUGINS": ""}, check=True).stdout)
-    assert {plugin["name"] for plugin in none} == {"trio_core.sources", "trio_core.filters", "trio_core.sinks"}
+    assert {plugin["name"] for plugin in none} == {
+        "trio_core.sources",
+        "trio_core.filters",
+        "trio_core.sinks",
+        "trio_core.bench",
+    }
     only_echo = json.loads(
         run_trio("plugins", "--json", site=echo_site, env={"TRIO_PLUGINS": "echo"}, check=True).stdout
     )
@@ -56,6 +66,7 @@ def test_trio_plugins_restricts_loading(echo_site):
         "trio_core.sources",
         "trio_core.filters",
         "trio_core.sinks",
+        "trio_core.bench",
         "echo",
     }
 

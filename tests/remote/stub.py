@@ -30,7 +30,7 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from trio_core.bench import free_port
+from trio_core.testing import free_port
 
 ANSWER = "yes, there is"
 # The first token's alternatives: P(yes) = e^-0.2 + e^-2.3 (two spellings), P(no) = e^-1.9.

@@ -115,7 +115,7 @@ def test_a_model_the_server_does_not_serve_names_the_ones_it_does(trio_server):
 
 
 def test_endpoints_that_cannot_work_are_one_sentence_each():
-    from trio_core.bench import free_port
+    from trio_core.testing import free_port
 
     port = free_port()
     with pytest.raises(ModelLoadError, match=rf"nothing is listening at http://127.0.0.1:{port}/v1 \(connection "
@@ -216,7 +216,7 @@ def test_a_saturated_server_answers_429_and_is_waited_for(caplog):
 
 def test_a_watch_survives_its_server_going_away_and_resumes_when_it_is_back(tmp_path):
     from tests.media import write_clip
-    from trio_core.bench import free_port
+    from trio_core.testing import free_port
     from trio_model_tiny.watch_bench import demo_frames
 
     clip = write_clip(tmp_path / "long.mp4", demo_frames() * 30, fps=4)  # 60 s of the moving square

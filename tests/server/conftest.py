@@ -16,10 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.watch.conftest import appears  # noqa: F401 - a fixture (a clip in which the orange square appears)
-from trio_core.bench import free_port
 from trio_core.config import EngineConfig
 from trio_core.server import create_app
 from trio_core.server.settings import ServerSettings
+from trio_core.testing import free_port
 
 DEMO = Path(__file__).resolve().parents[2] / "trio_model_tiny" / "src" / "trio_model_tiny" / "demo"
 

@@ -100,7 +100,7 @@ def test_in_a_browser_a_watch_started_from_the_dashboard_turns_red_and_its_snaps
 
 def test_a_sink_that_refuses_the_credentials_is_shown_on_the_dashboard(tmp_path, later):
     from tests.watch.test_standing import wait_for
-    from trio_core.sinks.loopback import Mosquitto
+    from trio_core.testing.loopback import Mosquitto
 
     broker = Mosquitto(tmp_path, users={"trio": "right"}).start()
     try:

@@ -7,7 +7,7 @@ from httpx_sse import connect_sse
 from PIL import Image
 
 from tests.server.conftest import DEMO, app_client
-from trio_core.sinks.loopback import WebhookReceiver as Receiver
+from trio_core.testing.loopback import WebhookReceiver as Receiver
 
 ORANGE = {"id": "orange", "question": "Is there an orange square?"}
 

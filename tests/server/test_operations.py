@@ -116,7 +116,7 @@ def test_analyze_frame_decides_triggered_from_yes_and_no(client):
 
 
 def test_bench_serve_compares_http_with_the_sdk_in_one_run():
-    from trio_core.server.bench import measure
+    from trio_core.bench.serve import measure
 
     report = measure("trio-tiny", count=4, clients=4, queue_size=1, max_tokens=2, size=112)
     one, load = report["one_client"], report["saturation"]

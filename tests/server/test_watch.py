@@ -10,8 +10,8 @@ from httpx_sse import connect_sse
 from PIL import Image
 
 from tests.server.conftest import DEMO, app_client, running_server
-from trio_core.bench import free_port
 from trio_core.credentials import masked
+from trio_core.testing import free_port
 
 CONDITIONS = [
     {"id": "orange", "question": "Is there an orange square?"},

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trio_core.rtsp_camera import RtspCamera, gstreamer_problem
+from trio_core.testing.rtsp_camera import RtspCamera, gstreamer_problem
 
 
 def clip_frames(clip: str | Path) -> tuple[list[np.ndarray], float]:

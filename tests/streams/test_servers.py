@@ -15,7 +15,7 @@ import pytest
 from tests.media import frame_number, numbered_clip, numbered_frames
 from tests.streams.conftest import APPEARS_AT, SHAPE_FPS, square_visible
 from tests.streams.servers import NotRtspServer
-from trio_core.bench import free_port
+from trio_core.testing import free_port
 
 # rtsp_transport=tcp: interleaved in the RTSP connection, as through NAT or a firewall.
 # analyzeduration: FFmpeg's open otherwise probes 20 frames first (2.5 s at 8 fps); none are lost either way.

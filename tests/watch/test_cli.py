@@ -80,7 +80,7 @@ def test_max_side_auto_measures_and_says_what_it_picked(appears):
 
 
 def test_a_camera_that_is_not_there_is_one_sentence_and_a_non_zero_exit():
-    from trio_core.bench import free_port
+    from trio_core.testing import free_port
 
     port = free_port()
     result = run_trio("watch", f"rtsp://admin:pw@127.0.0.1:{port}/stream", "-w", ORANGE, *TINY)

@@ -79,7 +79,7 @@ def test_a_missing_or_binary_file_is_one_sentence(tmp_path):
 
 
 def test_a_secret_anywhere_in_a_sink_url_stays_out_of_the_listing_while_the_watch_runs(tmp_path, tiny_engine, appears):
-    from trio_core.sinks.loopback import WebhookReceiver
+    from trio_core.testing.loopback import WebhookReceiver
     from trio_core.watch.alerts import Alerts
     from trio_core.watch.event_store import EventStore
 

@@ -21,8 +21,8 @@ from .errors import PluginConflictError, PluginNotFoundError
 
 ENTRY_POINT_GROUP = "trio"
 
-# The core's own plugins: modules whose hookimpls register built-in sources, filters and alert sinks.
-DEFAULT_PLUGINS = ("trio_core.sources", "trio_core.filters", "trio_core.sinks")
+# The core's own plugins: modules whose hookimpls register built-in sources, filters, alert sinks and benchmarks.
+DEFAULT_PLUGINS = ("trio_core.sources", "trio_core.filters", "trio_core.sinks", "trio_core.bench")
 
 # Where a missing capability lives, so an error can say what to install.
 KNOWN_PACKAGES = {

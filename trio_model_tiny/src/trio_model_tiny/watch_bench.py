@@ -20,7 +20,7 @@ Five measurements, each in one run (``--only`` picks some):
   every second and answers within the second.
 
 The live parts need GStreamer's RTSP server in the system's Python (on Debian:
-``trio_core.rtsp_camera.DEBIAN_PACKAGES``); without it they are reported as skipped, with why.
+``trio_core.testing.rtsp_camera.DEBIAN_PACKAGES``); without it they are reported as skipped, with why.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ PARTS = ("latency", "lag", "gate", "conditions", "cameras")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def watch_bench(only, rounds, duration, camera_seconds, max_cameras, conditions_model, max_tokens, size, as_json):
     """The watch engine with trio-tiny: alert latency, lag under load, motion gate, conditions, cameras."""
-    from trio_core.rtsp_camera import gstreamer_problem
+    from trio_core.testing.rtsp_camera import gstreamer_problem
 
     parts = only or PARTS
     problem = gstreamer_problem() if {"latency", "lag", "cameras"} & set(parts) else None
@@ -165,7 +165,7 @@ def tiny(**settings):
 
 def measure_latency(clips: Clips, rounds: int, fps: float = 2.0) -> dict:
     """From the square's appearance in a live RTSP stream to the alert, over fresh connections."""
-    from trio_core.rtsp_camera import RtspCamera
+    from trio_core.testing.rtsp_camera import RtspCamera
 
     engine = tiny(max_tokens=4)
     seconds, frames, latencies = [], [], []
@@ -201,7 +201,7 @@ def measure_latency(clips: Clips, rounds: int, fps: float = 2.0) -> dict:
 
 def measure_lag(clips: Clips, duration: float, stream_fps: int = 30) -> dict:
     """A stream faster than trio-tiny answers 4 conditions, watched at its own rate for ``duration`` seconds."""
-    from trio_core.rtsp_camera import RtspCamera
+    from trio_core.testing.rtsp_camera import RtspCamera
 
     engine = tiny(max_tokens=4, dedup_threshold=0)
     lags, latencies = [], []
@@ -301,7 +301,7 @@ def measure_conditions(
 
 def measure_cameras(clips: Clips, seconds: float, most: int, fps: float = 1.0) -> dict:
     """Simultaneous RTSP watches at ``fps`` on one model: the largest count at which every one keeps up."""
-    from trio_core.rtsp_camera import RtspCamera
+    from trio_core.testing.rtsp_camera import RtspCamera
     from trio_core.watch import Watch, WatchSettings
 
     engine = tiny(max_tokens=4, dedup_threshold=0)

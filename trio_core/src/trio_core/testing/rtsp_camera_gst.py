@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""A real RTSP camera on loopback (see ``trio_core.rtsp_camera``): H.264 at real-time pace, from GStreamer.
+"""A real RTSP camera on loopback (see ``trio_core.testing.rtsp_camera``): H.264 at real-time pace, from GStreamer.
 
 Run as a script with the system's Python, which has the GStreamer bindings (a venv has none)::
 
-    /usr/bin/python3 .../trio_core/rtsp_camera_gst.py --port 8554 [--clip clip.mp4] [--user u --password p]
+    /usr/bin/python3 .../trio_core/testing/rtsp_camera_gst.py --port 8554 [--clip clip.mp4] [--user u --password p]
 
 It needs the Debian packages python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-rtsp and
 gstreamer1.0-plugins-{base,good,bad,ugly} (x264enc is in -ugly); ``.ci/run`` installs them.

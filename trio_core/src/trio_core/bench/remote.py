@@ -19,8 +19,9 @@ from collections.abc import Iterator
 
 import click
 
-from .bench import alternating_rounds, free_port, paired_ratio, percentile
-from .frames import synthetic_frames
+from ..frames import synthetic_frames
+from ..testing import free_port
+from .harness import alternating_rounds, paired_ratio, percentile
 
 CONDITIONS = ("Is there a red square?", "Is there a blue circle?", "Is there a yellow triangle?")
 
@@ -74,8 +75,8 @@ def loopback_server(engine) -> Iterator[str]:
     """``trio serve`` on ``engine`` (already loaded) in this process, on a free loopback port; yields its base URL."""
     import uvicorn
 
-    from .server import create_app
-    from .server.settings import ServerSettings
+    from ..server import create_app
+    from ..server.settings import ServerSettings
 
     app = create_app(engine.config, ServerSettings(queue_size=64), engine=engine)
     port = free_port()
@@ -92,7 +93,7 @@ def loopback_server(engine) -> Iterator[str]:
 
 
 def measure(model: str, *, endpoint: str | None, runs: int, frame_count: int, size: int, max_tokens: int) -> dict:
-    from .sdk import TrioCore
+    from ..sdk import TrioCore
 
     common = {"model": model, "max_tokens": max_tokens, "dedup_threshold": 0.0, "fps": 2.0, "min_frames": 1,
               "max_frames": max(frame_count, 1), "max_side": size}  # fmt: skip
@@ -148,7 +149,7 @@ def paired(local, remote, ask, runs: int) -> dict:
 
 def watch_traffic(common: dict, url: str, frames: list) -> dict:
     """Bytes sent per analysed frame when every condition is asked about each frame, with and without ids."""
-    from .sdk import TrioCore
+    from ..sdk import TrioCore
 
     sent = {}
     for ids in ("off", "on"):
@@ -172,7 +173,7 @@ def watch_traffic(common: dict, url: str, frames: list) -> dict:
 
 def latency(model: str, endpoint: str, *, runs: int, size: int, max_tokens: int) -> dict:
     """One new frame a request, one request at a time, as a watch condition asks: the server's p50 and p95."""
-    from .sdk import TrioCore
+    from ..sdk import TrioCore
 
     engine = TrioCore(model=model, endpoints=[endpoint], max_tokens=max_tokens, max_side=size).load()
     try:

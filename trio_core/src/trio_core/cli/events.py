@@ -11,20 +11,15 @@ from pathlib import Path
 
 import click
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .options import events_dir_option
 
 FIELDS = ("id", "watch", "condition", "started", "cleared", "duration_s", "answer", "probability", "source",
           "question", "snapshot")  # fmt: skip
 
 
-events_dir_option = click.option(
-    "--events-dir", type=click.Path(file_okay=False, path_type=Path), envvar="TRIO_EVENTS_DIR",
-    help="The event store's folder [env TRIO_EVENTS_DIR; default: trio's per-user data folder].",
-)  # fmt: skip
-
-
 def _store(events_dir):
-    from .watch.event_store import EventStore
+    from ..watch.event_store import EventStore
 
     return EventStore(events_dir)
 
@@ -42,7 +37,7 @@ def _filters(command):
 
 
 def _query(store, options: dict, limit: int | None) -> list[dict]:
-    from .watch.event_store import parse_time
+    from ..watch.event_store import parse_time
 
     return store.query(
         watch=options["watch"], condition=options["condition"],
@@ -142,7 +137,7 @@ def prune(older_than, max_snapshots_mb, events_dir):
     """Apply retention now (running watches and servers also prune every 10 minutes)."""
     import time
 
-    from .watch.event_store import parse_time
+    from ..watch.event_store import parse_time
 
     now = time.time()
     age = now - parse_time(older_than, now=now) if older_than else None

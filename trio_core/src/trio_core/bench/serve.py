@@ -12,7 +12,8 @@ import time
 
 import click
 
-from ..bench import free_port, percentile, snapshot
+from ..testing import free_port
+from .harness import percentile, snapshot
 
 
 @click.command("serve")
@@ -46,8 +47,8 @@ def measure(model: str, *, count: int, clients: int, queue_size: int, max_tokens
     from PIL import Image
 
     from ..sdk import TrioCore
-    from . import create_app
-    from .settings import ServerSettings
+    from ..server import create_app
+    from ..server.settings import ServerSettings
 
     engine = TrioCore(model=model, max_tokens=max_tokens).load()
     app = create_app(engine.config, ServerSettings(queue_size=queue_size), engine=engine)

@@ -15,8 +15,8 @@ import time
 
 import click
 
-from .bench import paired_ratio
-from .frames import synthetic_frames
+from ..frames import synthetic_frames
+from .harness import paired_ratio
 
 QUESTION = "Describe the picture as JSON: the shapes you see and how many."
 SCHEMA = {
@@ -70,7 +70,7 @@ def structured_bench(model, backend, device, runs, max_tokens, size, schema_file
 
 def measure_structured(model: str, *, backend: str, device: str, runs: int, max_tokens: int, size: int,
                        schema: dict) -> dict:  # fmt: skip
-    from .sdk import TrioCore
+    from ..sdk import TrioCore
 
     engine = TrioCore(model=model, backend=backend, device=device, max_tokens=max_tokens).load()
     try:

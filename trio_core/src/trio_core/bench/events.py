@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .bench import percentile
+from .harness import percentile
 
 
 def _frame(width: int = 640, height: int = 360) -> np.ndarray:
@@ -39,11 +39,11 @@ def _alert(number: int) -> dict:
 
 
 def measure_events(*, alerts: int, storm: int, outage_s: float) -> dict:
-    from .frames import jpeg_bytes
-    from .sinks.apprise import _implementation
-    from .sinks.loopback import Mosquitto, WebhookReceiver
-    from .watch.alerts import Alerts
-    from .watch.event_store import EventStore
+    from ..frames import jpeg_bytes
+    from ..sinks.apprise import _implementation
+    from ..testing.loopback import Mosquitto, WebhookReceiver
+    from ..watch.alerts import Alerts
+    from ..watch.event_store import EventStore
 
     snapshot = jpeg_bytes(_frame())
     report: dict = {"alerts": alerts, "snapshot_bytes": len(snapshot), "sinks": {}}
@@ -92,8 +92,8 @@ def measure_events(*, alerts: int, storm: int, outage_s: float) -> dict:
 
 
 def _mqtt_latency(store, broker, count: int, snapshot: bytes) -> dict:
-    from .sinks.loopback import Subscriber
-    from .watch.alerts import Alerts
+    from ..testing.loopback import Subscriber
+    from ..watch.alerts import Alerts
 
     subscriber = Subscriber(broker.port, "trio/bench/person/event")
     try:
@@ -126,8 +126,8 @@ def _latency(alerts, url: str, count: int, snapshot: bytes, arrivals) -> dict:
 
 def _storm(store, broker, count: int, outage_s: float, snapshot: bytes) -> dict:
     """``count`` alerts while the broker is down; then it is back, and every alert must arrive, in order."""
-    from .sinks.loopback import Subscriber
-    from .watch.alerts import Alerts
+    from ..testing.loopback import Subscriber
+    from ..watch.alerts import Alerts
 
     subscriber = Subscriber(broker.port, "trio/bench/person/event", lasting=True)
     alerts = Alerts(store)

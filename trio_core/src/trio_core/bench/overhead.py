@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from .bench import (
+from ..frames import synthetic_frames
+from .harness import (
     QUESTION,
     alternating_rounds,
     bench_checkpoint,
@@ -22,7 +23,6 @@ from .bench import (
     frames_option,
     paired_ratio,
 )
-from .frames import synthetic_frames
 
 # The frames' rate. At 4 per second a Qwen2.5-VL temporal patch (2 frames) lasts half a second, which
 # at its 2 tokens a second is one position: where libraries count video time by index (mlx-vlm) rather
@@ -61,7 +61,7 @@ def measure_overhead(
     model_dir: Path | str, *, backend: str, runs: int, max_tokens: int, frame_count: int, size: int, device: str
 ) -> dict:
     """Warm up both paths, then time them alternately (order swapped each round) on one loaded model."""
-    from .sdk import TrioCore
+    from ..sdk import TrioCore
 
     frames = synthetic_frames(frame_count, size)
     engine = TrioCore(

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .bench import free_port
+from .ports import free_port
 
 SCRIPT = Path(__file__).with_name("rtsp_camera_gst.py")
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, which has python3-gi; the venv has no GStreamer bindings

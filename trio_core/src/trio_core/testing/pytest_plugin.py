@@ -24,7 +24,7 @@ def trio_checkpoint(tmp_path_factory):
     def build(family: str, backend: str = "auto", size: str = "tiny"):
         key = (family, backend, size)
         if key not in built:
-            from trio_core.bench import checkpoint_writer
+            from trio_core.testing import checkpoint_writer
 
             writer = checkpoint_writer(backend)
             built[key] = writer.write_random_checkpoint(family, tmp_path_factory.mktemp(f"{family}-{size}"), size=size)

@@ -1,4 +1,4 @@
-"""How ``trio watch`` shows a watch: a live status line per condition for people, JSON Lines for pipes.
+"""The status board: how ``trio watch`` shows a watch, a live status line per condition for people, JSON Lines for pipes.
 
 People get one line per condition (green while clear, red while alerting) with its last
 answer, under a line of how the watch keeps up (frames analysed per second, inference
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from .watch import Watch, WatchEvent
+from ..watch import Watch, WatchEvent
 
 # Events that say a source or the backend went away or came back, or something failed: shown as they come.
 OUTAGES = ("reconnecting", "reconnected", "backend_unavailable", "backend_restored", "error")
@@ -32,7 +32,7 @@ class Snapshots:
     def keep(self, event: WatchEvent, data: dict) -> None:
         if self.folder is None or event.image is None:
             return
-        from .frames import jpeg_bytes
+        from ..frames import jpeg_bytes
 
         path = self.folder / f"{event.watch}-{event.condition}-{event.pts:09.2f}.jpg"
         path.write_bytes(jpeg_bytes(event.image))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import statistics
 import tempfile
 import time
@@ -20,7 +19,8 @@ from typing import Any
 import click
 import numpy as np
 
-from .frames import jpeg_bytes, synthetic_frames
+from ..frames import jpeg_bytes, synthetic_frames
+from ..testing import checkpoint_writer
 
 # The question every optimizer comparison asks about its synthetic media.
 QUESTION = "Describe what happens in this video."
@@ -95,34 +95,9 @@ def bench_checkpoint(model_dir: Path | None, depth: tuple[int, int] = (4, 4), ba
         yield writer.write_random_checkpoint("qwen2_5_vl", Path(scratch) / "model", size="bench", depth=tuple(depth))
 
 
-def checkpoint_writer(backend: str = "auto"):
-    """The backend that writes a benchmark's random-weight checkpoint: ``backend`` if it writes them, else the
-    best available one that does (the files are a Hugging Face checkpoint, which every local backend reads),
-    else ``backend``'s (or the best one's) clear refusal."""
-    from .backends import Backend, available_by_priority
-    from .errors import PluginNotFoundError
-    from .plugins import registry
-
-    reg = registry()
-    available = available_by_priority(reg.objects("backend"))
-    asked = [reg.find("backend", backend)] if backend != "auto" else []
-    if not asked and not available:
-        raise PluginNotFoundError("No backend is available to build a benchmark model: install one, or pass --model.")
-    # MLX, preferred on a Mac, does not write checkpoints: torch writes them when it is installed too.
-    writers = [b for b in asked + available if type(b).write_random_checkpoint is not Backend.write_random_checkpoint]
-    return (writers or asked or available)[0]
-
-
 def snapshot(size: int) -> bytes:
     """A synthetic camera snapshot (a red square on a gradient, as :func:`synthetic_frames` draws), as JPEG bytes."""
     return jpeg_bytes(synthetic_frames(1, size)[0], quality=90)
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -169,7 +144,7 @@ def compare_optimizers(
     the ratios are medians of the per-round ratios (below 1: faster than the baseline). The
     baseline itself is not compared with itself: it has no ratios.
     """
-    from .sdk import TrioCore
+    from ..sdk import TrioCore
 
     frames = synthetic_frames(frame_count, size)
     media = list(frames) if frame_count > 1 else frames[0]
