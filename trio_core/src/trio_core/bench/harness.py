@@ -20,7 +20,6 @@ import click
 import numpy as np
 
 from ..frames import jpeg_bytes, synthetic_frames
-from ..testing import checkpoint_writer
 
 # The question every optimizer comparison asks about its synthetic media.
 QUESTION = "Describe what happens in this video."
@@ -82,6 +81,8 @@ def frames_option(default: int):
 def bench_checkpoint(model_dir: Path | None, depth: tuple[int, int] = (4, 4), backend: str = "auto") -> Iterator[Path]:
     """``model_dir``, or (when None) a random-weight Qwen2.5-VL with real 3B layer widths and ``depth``
     (vision blocks, LLM layers), written for the run by ``backend`` (``auto``: the best available one)."""
+    from ..testing.checkpoints import checkpoint_writer
+
     if model_dir is not None:
         yield model_dir
         return
