@@ -12,6 +12,7 @@ the core's own (its default plugin :mod:`trio_core.bench`) and the plugins'.
 from __future__ import annotations
 
 import importlib
+import logging
 
 import click
 
@@ -20,6 +21,8 @@ from .commands import analyze, doctor, eval_command, plugins, serve
 from .events import events
 from .options import engine_from_options, engine_options, watch_options
 from .watch import cam, watch, webcam
+
+log = logging.getLogger("trio")
 
 
 class TrioGroup(click.Group):
@@ -43,8 +46,14 @@ class TrioGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.commands and name in self.lazy_commands:
-            module, _, attribute = self.lazy_commands.pop(name).partition(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), name)
+            import_path = self.lazy_commands.pop(name)
+            module, _, attribute = import_path.partition(":")
+            try:
+                command = getattr(importlib.import_module(module), attribute)
+            except Exception as exc:  # a broken command must not take `--help` and the others down
+                log.warning("trio command '%s' (%s) failed to load: %s: %s", name, import_path, type(exc).__name__, exc)
+                return None
+            self.add_command(command, name)
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
