@@ -202,3 +202,53 @@ def test_trio_watch_config_with_a_bad_file_says_where_and_exits_1(tmp_path):
     )
     both = run_trio("watch", "a.mp4", "--config", str(path), "--model", "trio-tiny")
     assert both.returncode == 2 and "give no SOURCE or --condition" in both.stderr
+
+
+def test_trio_watch_config_reloads_the_file_on_sighup_and_keeps_running_on_a_bad_edit(tmp_path, appears):
+    """A camera that is not there keeps `trio watch --config` running (retrying); SIGHUP adds a watch, a bad edit
+    changes nothing, and Ctrl-C stops them all."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    from trio_core.testing import free_port
+
+    door = f'[watches.door]\nsource = "rtsp://127.0.0.1:{free_port()}/cam"\nconditions = ["{ORANGE}"]\n'
+    path = write(tmp_path, door)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIO_")}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("trio")), "watch", "--config", str(path), "--model", "trio-tiny",
+         "--max-tokens", "4", "--json", "--filter", "dedup.threshold=0", "--events-dir", str(tmp_path / "events")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # A background shell's children ignore SIGINT; Ctrl-C is what this test sends at the end.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    said: list[str] = []
+    events: list[dict] = []
+    readers = [
+        threading.Thread(target=lambda: said.extend(process.stderr), daemon=True),
+        threading.Thread(target=lambda: events.extend(json.loads(line) for line in process.stdout), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        wait_for(lambda: any(line.startswith("door: retrying") for line in said), timeout=60)
+        write(tmp_path, door + f'[watches.yard]\nsource = "{appears}"\nconditions = ["{ORANGE}"]\n')
+        process.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(e["watch"] == "yard" and e["type"] == "ended" for e in events), timeout=60)
+        write(tmp_path, door + "fps = 0\n")
+        process.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(line.startswith("Not reloaded") for line in said))
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        for reader in readers:
+            reader.join(timeout=5)
+    assert any(line.startswith(f"Reloaded {path}: started yard; unchanged door") for line in said), said
+    assert any("line 4: watches.door.fps: Input should be greater than 0" in line for line in said), said
+    assert any(e["watch"] == "yard" and e["type"] == "alert" for e in events)
+    assert "Stopping the watches.\n" in said
