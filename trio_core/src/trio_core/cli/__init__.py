@@ -17,10 +17,8 @@ import logging
 import click
 
 from ..errors import TrioError
-from .commands import analyze, doctor, eval_command, plugins, serve
-from .events import events
+from . import commands, events, watch
 from .options import engine_from_options, engine_options, watch_options
-from .watch import cam, watch, webcam
 
 log = logging.getLogger("trio")
 
@@ -78,7 +76,10 @@ def bench():
     """Benchmarks that measure trio against the raw libraries, side by side in one run."""
 
 
-for command in (analyze, watch, webcam, cam, eval_command, serve, plugins, doctor, events):
+for command in (
+    commands.analyze, commands.eval_command, commands.serve, commands.plugins, commands.doctor,
+    watch.watch, watch.webcam, watch.cam, events.events,
+):  # fmt: skip
     cli.add_command(command)
 
 

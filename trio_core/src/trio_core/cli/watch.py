@@ -40,23 +40,19 @@ def run_watch(source: str, options: dict) -> None:
     # A bad file, an unknown scheme or sink fails now, in a fraction of a second, not after a model has loaded.
     service = WatchService(options["events_dir"])
     sinks = list(options["sinks"])
-    try:
-        service.check_sinks(sinks)
-        engine = engine_from_options(options)
-        service.check_source(engine, source)
-        engine.load()
-        conditions = list(options["conditions"])
-        if auto_side:
-            from ..watch.calibration import pick_max_side
+    service.check_sinks(sinks)
+    engine = engine_from_options(options)
+    service.check_source(engine, source)
+    engine.load()
+    conditions = list(options["conditions"])
+    if auto_side:
+        from ..watch.calibration import pick_max_side
 
-            calibration = pick_max_side(engine, [as_question(c) for c in conditions], options["target_ms"])
-            click.echo(calibration.sentence(), err=True)
-            settings = settings.model_copy(update={"max_side": calibration.side})
-        # Opened after the model loaded: a camera's frames are not left to queue up while it loads.
-        running = service.start(engine, source, conditions, settings, name=options["watch_name"], sinks=sinks)
-    except BaseException:
-        service.close()
-        raise
+        calibration = pick_max_side(engine, [as_question(c) for c in conditions], options["target_ms"])
+        click.echo(calibration.sentence(), err=True)
+        settings = settings.model_copy(update={"max_side": calibration.side})
+    # Opened after the model loaded: a camera's frames are not left to queue up while it loads.
+    running = service.start(engine, source, conditions, settings, name=options["watch_name"], sinks=sinks)
     store = Snapshots(options["snapshots"])
     as_json = options["as_json"]
     display = JsonLines(sys.stdout, store) if as_json else StatusBoard(running, store, sound=not options["no_sound"])
@@ -129,10 +125,8 @@ def run_watches_file(path: Path, options: dict) -> None:
         raise click.UsageError("--max-side auto measures one watch: give a number of pixels (or max_side in the file).")
     entries = read_watches(path)  # a malformed file fails now, before a model loads
     output = threading.Lock()
-    store = Snapshots(options["snapshots"])
-    display = JsonLines(sys.stdout, store) if options["as_json"] else EventLines(store, sound=not options["no_sound"])
 
-    def show(standing, event) -> None:
+    def show(standing, event) -> None:  # the display exists by the time the watches run: after the model loaded
         with output:
             display.show(event)
 
@@ -148,12 +142,10 @@ def run_watches_file(path: Path, options: dict) -> None:
         options["events_dir"], watches_file=path, engine=lambda: loaded[0] if loaded else None, publish=show,
         changed=changed,
     )  # fmt: skip
-    try:
-        service.check_sinks([sink for entry in entries.values() for sink in entry.spec.sinks])
-        loaded.append(engine_from_options(options).load())
-    except BaseException:
-        service.close()
-        raise
+    service.check_sinks([sink for entry in entries.values() for sink in entry.spec.sinks])
+    loaded.append(engine_from_options(options).load())
+    store = Snapshots(options["snapshots"])
+    display = JsonLines(sys.stdout, store) if options["as_json"] else EventLines(store, sound=not options["no_sound"])
     reload = threading.Event()
     restore = service.reload_on_sighup(reload.set)
     try:

@@ -13,8 +13,8 @@ does for every front end what each used to build for itself:
   them to its sinks, opened now, so a refused password is an error and not an event;
 - **reloading the watches file** (:meth:`WatchService.reload`, on SIGHUP with
   :meth:`WatchService.reload_on_sighup`), said in one sentence either way;
-- **stopping** (:meth:`WatchService.close`): every watch, then a little time for the sinks to
-  take what they are still owed, then the sinks.
+- **stopping** (:meth:`WatchService.stop_all`, then :meth:`WatchService.close`): every watch,
+  then a little time for the sinks to take what they are still owed, then the sinks.
 
 The front ends keep only what is theirs: the CLI its display and Ctrl-C, the server its
 media rules, its model queue and its event streams.
@@ -172,8 +172,8 @@ class WatchService:
             return lambda: None
 
         def restore() -> None:
-            with contextlib.suppress(ValueError):
-                signal.signal(signal.SIGHUP, previous)
+            with contextlib.suppress(ValueError):  # None: a handler not set from Python, put back as the default
+                signal.signal(signal.SIGHUP, previous if previous is not None else signal.SIG_DFL)
 
         return restore
 
@@ -184,9 +184,9 @@ class WatchService:
         self.supervisor.stop_all(wait_s)
 
     def close(self, drain_s: float = 0.0) -> int:
-        """Stop every watch, wait up to ``drain_s`` seconds for the sinks to take what they are owed, and close
-        them; how many deliveries are still owed (they wait in the outbox for the next watch with that sink)."""
-        self.stop_all()
+        """After the watches stopped (:meth:`stop_all`): wait up to ``drain_s`` seconds for the sinks to take what
+        they are owed, and close them; how many deliveries are still owed (they wait in the outbox for the next
+        watch with that sink)."""
         try:
             if drain_s and self.alerts.workers and not self.alerts.drain(drain_s):
                 return sum(worker.pending() for worker in self.alerts.workers.values())
