@@ -27,7 +27,9 @@ TOP_LEVEL_INTO_WINGS = {("sdk.py", "trio_core.watch")}
 
 
 def imports_of(path: Path) -> set[str]:
-    """Every module ``path`` imports, absolute (relative imports resolved against its package)."""
+    """Every module ``path`` (a module under some distribution's ``src/``) imports, absolute (relative imports
+    resolved against its package)."""
+    src = next(parent for parent in path.parents if parent.name == "src")
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -36,7 +38,7 @@ def imports_of(path: Path) -> set[str]:
             if node.level:
                 # trio_core/watch/engine.py is ("trio_core", "watch", "engine"); an __init__.py ends in "__init__":
                 # either way, dropping `level` parts leaves the package the import is relative to.
-                parts = list(path.relative_to(CORE.parent).with_suffix("").parts)
+                parts = list(path.relative_to(src).with_suffix("").parts)
                 base = parts[: len(parts) - node.level]
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
@@ -99,21 +101,10 @@ def test_product_code_never_imports_the_bench_or_the_testing_helpers():
     for path in ROOT.glob("trio_*/src/**/*.py"):
         if is_bench_or_testing(path) or path.read_text(encoding="utf-8").startswith("#!/usr/bin/python3"):
             continue
-        for module in imports_of(path) if path.is_relative_to(CORE) else _absolute_imports(path):
+        for module in imports_of(path):
             if wing_of(module) in ("bench", "testing"):
                 wrong.append(f"{path.relative_to(ROOT)} imports {module}")
     assert not wrong, "\n".join(sorted(wrong))
-
-
-def _absolute_imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found
 
 
 def test_trio_help_imports_no_benchmark_and_nothing_of_the_server():

@@ -7,6 +7,7 @@ of them load: a comma-separated list of entry-point names, or an empty string fo
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import logging
@@ -207,9 +208,8 @@ def origin(plugin: str) -> tuple[str | None, str | None]:
     (None, None) for a plugin registered at run time."""
     if plugin in _distributions:
         return _distributions[plugin]
-    if plugin in DEFAULT_PLUGINS:
-        return "trio-core", _version("trio-core")
-    return None, None
+    distribution = distribution_of(plugin)
+    return distribution, _version(distribution) if distribution is not None else None
 
 
 def distribution_of(plugin: str) -> str | None:
@@ -219,6 +219,7 @@ def distribution_of(plugin: str) -> str | None:
     return "trio-core" if plugin in DEFAULT_PLUGINS else None
 
 
+@functools.cache  # read once per process: every default plugin in a report asks for trio-core's
 def _version(distribution: str) -> str | None:
     try:
         return importlib.metadata.version(distribution)
