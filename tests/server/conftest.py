@@ -110,3 +110,37 @@ def local_http():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def probed(tmp_path_factory, appears):
+    """One real ``trio serve`` set up as the issue's probe ran it, shared by the hostile-input tests:
+    ``--api-key K --admin-key A --media-root media --watches watches.toml --json-logs`` on loopback.
+
+    Yields a namespace: ``url``, ``process`` (its log in ``process.log``), ``media`` (the media root, holding the
+    demo files and ``appears.mp4``), ``watches`` (the file), ``events`` (the event store's folder), ``user`` and
+    ``admin`` (the two keys' headers). Tests that change what the server holds clean up after themselves; tests
+    that lock out the loopback address (login limits) start a server of their own.
+    """
+    import shutil
+    import types
+
+    base = tmp_path_factory.mktemp("probed")
+    media = base / "media"
+    media.mkdir()
+    for name in ("shapes.png", "moving.mp4"):
+        shutil.copy(DEMO / name, media / name)
+    shutil.copy(appears, media / "appears.mp4")
+    watches = base / "watches.toml"
+    watches.write_text(
+        f'[defaults]\nfps = 4\ncooldown_s = 0\n\n[watches.clip]\nsource = "{media / "appears.mp4"}"\n'
+        'conditions = ["Is there an orange square?"]\n'
+    )
+    events = base / "events"
+    args = ("--model", "trio-tiny", "--api-key", "K", "--admin-key", "A", "--media-root", str(media),
+            "--watches", str(watches), "--events-dir", str(events), "--json-logs")  # fmt: skip
+    with running_server(*args) as (url, process):
+        yield types.SimpleNamespace(
+            url=url, process=process, media=media, watches=watches, events=events,
+            user={"Authorization": "Bearer K"}, admin={"Authorization": "Bearer A"},
+        )  # fmt: skip
