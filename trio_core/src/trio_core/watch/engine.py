@@ -129,6 +129,7 @@ class Watch:
         self.seen = self.analysed = self.gated = self.dropped = 0
         self.latency_ms = 0.0
         self._stopped = threading.Event()
+        self.stop_reason = "stopped"  # said by the ended event of a watch stopped from outside
         self._opened: tuple[Any, Any] | None = None  # (frame source, its frames), once opened
         self._mailbox: NewestFrame | None = None
         self.last_frame: Frame | None = None  # the newest analysed frame (the dashboard shows it)
@@ -138,8 +139,11 @@ class Watch:
     def alerts(self) -> int:
         return sum(state.alerts for state in self.states.values())
 
-    def stop(self) -> None:
-        """End the watch after the frame in progress; iteration then yields ``ended``."""
+    def stop(self, reason: str = "stopped") -> None:
+        """End the watch after the frame in progress; iteration then yields ``ended`` with ``reason``
+        (``stopped``, ``client gone``, ...: the first stop's reason wins)."""
+        if not self._stopped.is_set():
+            self.stop_reason = reason
         self._stopped.set()
         if self._mailbox is not None:  # a quiet live source: stop now, not at the next heartbeat
             self._mailbox.put(_QUIET)
@@ -218,7 +222,7 @@ class Watch:
                     continue
                 windows.append(item)
                 yield from self._analyse(item, list(windows))
-            reason = "stopped" if self.stopped else "source ended"
+            reason = self.stop_reason if self.stopped else "source ended"
         except TrioError as error:
             reason = "error"
             yield self.event("error", message=str(error))
