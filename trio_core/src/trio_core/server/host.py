@@ -7,6 +7,10 @@ endpoint itself) has no turn to wait for: a gateway in front of a pool of server
 otherwise send them one request at a time. A reload stops admitting new requests, lets those in
 flight finish, loads the new model, and either switches to it or, when it fails, keeps serving
 the old one.
+
+At start-up a model that cannot load is final (``trio serve`` exits with the reason), except on
+a remote backend: its servers may simply not be up yet, so they are asked again, less and less
+often, until one answers.
 """
 
 from __future__ import annotations
@@ -15,16 +19,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.concurrency import run_in_threadpool
 
 from ..config import EngineConfig
-from ..errors import TrioError
+from ..errors import ModelLoadError, PluginNotFoundError, TrioError
 from ..sdk import TrioCore
 from .errors import APIError
 
 log = logging.getLogger("trio.server")
+RETRY_S = (1.0, 2.0, 4.0, 8.0, 15.0)  # a remote backend's servers asked again after these waits, then every 15 s
+
+
+def log_failure(host: ModelHost) -> None:
+    if host.status == "failed":
+        log.error("model failed to load: %s", host.error)
 
 
 class ModelHost:
@@ -43,19 +53,38 @@ class ModelHost:
         self._sharing = 0
         self._draining = False
         self.loaded_at: float | None = None
+        self.failure: TrioError | None = None  # why the model did not load at start-up
         self.on_queue_change = lambda depth: None
+        # Called once the start-up load is settled, ready or failed (`trio serve` announces itself or exits).
+        self.on_loaded: Callable[[ModelHost], None] = log_failure
 
     async def load(self) -> None:
         if self.engine is not None:  # given loaded (trio bench serve shares one engine with direct calls)
             self.status, self.loaded_at = "ready", time.time()
+            self.on_loaded(self)
             return
-        try:
-            self.engine = await run_in_threadpool(TrioCore(self.config).load)
-        except TrioError as error:
-            self.status, self.error = "failed", str(error)
-            log.error("model failed to load: %s", error)
-            return
+        waits = iter(RETRY_S)
+        while True:
+            try:
+                self.engine = await run_in_threadpool(TrioCore(self.config).load)
+                break
+            except ModelLoadError as error:
+                if not remote_backend(self.config):
+                    return self._failed(error)
+                wait = next(waits, RETRY_S[-1])
+                if str(error) != self.error:
+                    log.warning("waiting for the model's servers (asking again in %g s, then less often): %s",
+                                wait, error)  # fmt: skip
+                self.error = str(error)
+                await asyncio.sleep(wait)
+            except TrioError as error:
+                return self._failed(error)
         self.status, self.error, self.loaded_at = "ready", None, time.time()
+        self.on_loaded(self)
+
+    def _failed(self, error: TrioError) -> None:
+        self.status, self.error, self.failure = "failed", str(error), error
+        self.on_loaded(self)
 
     def ready_engine(self) -> TrioCore:
         if self.engine is None:
@@ -154,3 +183,18 @@ class ModelHost:
         if self.engine is not None:
             await run_in_threadpool(self.engine.close)
             self.engine = None
+
+
+def remote_backend(config: EngineConfig) -> bool:
+    """Whether ``config`` runs on a remote backend (the model is on other servers, which may come up later)."""
+    from ..plugins import registry
+
+    requested = config.backend
+    if requested == "auto" and config.endpoints:
+        requested = "openai"  # as TrioCore.load reads it
+    if requested == "auto":
+        return False
+    try:
+        return not registry().find("backend", requested).local
+    except PluginNotFoundError:
+        return False
