@@ -36,10 +36,10 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     ``engine``: an already loaded TrioCore to serve instead of loading ``config``'s model.
     """
     from .analysis import router as analysis_router
-    from .auth import Sessions
+    from .auth import Sessions, WrongKeys
     from .completions import router as completions_router
+    from .dashboard import SecurityHeaders, static_files
     from .dashboard import router as dashboard_router
-    from .dashboard import static_files
     from .events import router as events_router
     from .watch import WatchManager
     from .watch import router as watch_router
@@ -69,6 +69,9 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
         summary="Local vision-language answers about images, videos and cameras.",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url=None,  # served below, behind the keys; no /docs or /redoc (inline script, scripts from a CDN)
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.telemetry = Telemetry()
@@ -80,8 +83,10 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     app.state.alerts = app.state.watches.service.alerts  # the event store and the sinks
     app.state.reloading = False
     app.state.sessions = Sessions()
+    app.state.wrong_keys = WrongKeys(settings.wrong_keys_per_minute)
     errors.install(app)
     app.add_middleware(RequestContext, settings=settings, telemetry=app.state.telemetry)
+    app.add_middleware(SecurityHeaders)  # outermost: on RequestContext's own answers (413) too
 
     guarded = [Depends(require_key)]
     app.include_router(health_router)
@@ -138,6 +143,12 @@ def plugin_names(loaded) -> dict[str, list[str]]:
     for item in loaded.items:
         names.setdefault(item.kind, []).append(item.name)
     return {kind: sorted(set(items)) for kind, items in names.items()}
+
+
+@api_router.get("/openapi.json", include_in_schema=False)
+async def openapi(request: Request):
+    """The OpenAPI document, behind the keys like the API it describes."""
+    return JSONResponse(request.app.openapi())
 
 
 @api_router.get("/metrics", tags=["operations"], response_class=PlainTextResponse)

@@ -6,14 +6,23 @@ the server has keys; reloading wants an admin key. A browser logs in on the dash
 SameSite=Strict cookie, while the key never leaves the server's memory and never appears in a
 URL. A session's requests that change something (starting or stopping a watch) must also
 carry the page's CSRF token in ``X-Trio-CSRF``. Keys and tokens are compared in constant time.
+
+Wrong keys are counted per client address (:class:`WrongKeys`): past the limit, the address gets
+429 for the rest of the minute, whatever key it sends. ``/login`` and ``/logout`` take a browser's
+request only from the server's own pages (:func:`from_own_page`): they have no session token to
+check yet (login) or change only the session itself (logout).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import math
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
@@ -52,7 +61,10 @@ async def require_key(request: Request) -> None:
         raise APIError(
             401, "Missing API key: send 'Authorization: Bearer <key>'.", headers={"WWW-Authenticate": "Bearer"}
         )
+    wrong_keys = request.app.state.wrong_keys
+    wrong_keys.check(request)  # a held address's keys are not even compared: a right one would tell the guesser
     if not key_in(key, keys):
+        wrong_keys.failed(request)
         raise APIError(401, "Invalid API key.", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -116,3 +128,88 @@ def logged_in(request: Request) -> Session | None | bool:
     if not request.app.state.settings.keys():
         return True
     return request.app.state.sessions.of(request)
+
+
+# Guessing and forgery ----------------------------------------------------------------------------
+
+
+class WrongKeys:
+    """Wrong keys (at ``/login`` or as bearer keys) per client address, over the last minute.
+
+    An address that sent ``most`` of them gets 429 (with ``Retry-After``) until the oldest is a
+    minute old, and while it waits no key it sends is checked, the right one included: were a
+    right key let in, the 429 would not slow a guesser down. Other addresses are not affected,
+    nor is a browser of the held address that is already logged in (its session sends no key).
+    IPv6 addresses count by their /64, which one machine usually holds whole.
+    """
+
+    WINDOW_S = 60.0
+    ADDRESSES = 10_000  # addresses remembered at most; beyond, the longest known are forgotten first
+
+    def __init__(self, most: int):
+        self.most = most
+        self._failures: dict[str, deque[float]] = {}  # address -> times of its latest wrong keys, oldest first
+
+    def wait_s(self, request: Request) -> int:
+        """Seconds until ``request``'s address may send a key again (0: now)."""
+        failures = self._failures.get(client_address(request))
+        if failures is None or len(failures) < self.most:
+            return 0
+        left = failures[0] + self.WINDOW_S - time.monotonic()
+        return math.ceil(left) if left > 0 else 0
+
+    def check(self, request: Request) -> None:
+        """429 while ``request``'s address has sent too many wrong keys."""
+        wait = self.wait_s(request)
+        if wait:
+            raise APIError(429, self.sentence(wait), headers={"Retry-After": str(wait)})
+
+    def sentence(self, wait: int) -> str:
+        return f"Too many wrong keys from your address: try again in {wait} s."
+
+    def failed(self, request: Request) -> None:
+        now = time.monotonic()
+        address = client_address(request)
+        if address not in self._failures and len(self._failures) >= self.ADDRESSES:
+            self._failures = {key: times for key, times in self._failures.items() if times[-1] > now - self.WINDOW_S}
+            while len(self._failures) >= self.ADDRESSES:
+                del self._failures[next(iter(self._failures))]
+        self._failures.setdefault(address, deque(maxlen=self.most)).append(now)
+
+
+def client_address(request: Request) -> str:
+    """The address wrong keys are counted by: the client's IPv4 address, or its IPv6 /64."""
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def from_own_page(request: Request) -> bool:
+    """Whether a request may come from where a browser says it comes from: from the server's own pages (by
+    ``Sec-Fetch-Site``, or else ``Origin``). A client that is no browser says neither and is let through: forging a
+    request is something a page does to its visitor's browser."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")  # none: typed or bookmarked by the user
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    ours = {request.headers.get("host", "").lower()}
+    public = request.app.state.settings.public_url
+    if public:
+        ours.add(urlsplit(public).netloc.lower())
+    given = urlsplit(origin).netloc.lower()  # empty for "null" (a sandboxed or privacy-stripped origin)
+    return bool(given) and given in ours
+
+
+def require_own_page(request: Request) -> None:
+    """403 for a browser's request to /login or /logout that another site's page made."""
+    if not from_own_page(request):
+        raise APIError(403, "Log in and out from this server's own pages: another site's page may not do it for you.")

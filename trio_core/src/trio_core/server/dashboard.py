@@ -7,6 +7,10 @@ fetches their server-rendered fragments again, so there is one rendering of each
 
 Behind API keys, ``/login`` takes a key in a form and opens a session (:mod:`.auth`): the
 key itself never leaves the server's memory and never appears in a URL.
+
+Every response carries :data:`SECURITY_HEADERS`: the pages run only the scripts and styles the
+server sends as files (no inline script, no handler attributes), may not be framed, and send no
+referrer.
 """
 
 from __future__ import annotations
@@ -19,20 +23,47 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from .auth import COOKIE, SESSION_S, Session, key_in, logged_in
+from .auth import COOKIE, SESSION_S, Session, key_in, logged_in, require_own_page
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 TIMELINE = 30  # events on the page
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+     b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]  # fmt: skip
 
 
 def static_files() -> StaticFiles:
     return StaticFiles(directory=HERE / "static")
 
 
-def _render(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+class SecurityHeaders:
+    """Adds :data:`SECURITY_HEADERS` to every response (the API's too: they cost nothing there)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                given = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(name, value) for name, value in SECURITY_HEADERS if name not in given]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _render(request: Request, name: str, status_code: int = 200, headers=None, **context) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=headers)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -44,9 +75,16 @@ async def login_page(request: Request):
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, key: str = Form("", max_length=512)):
+    require_own_page(request)
     if not request.app.state.settings.keys():
         return RedirectResponse("/", status_code=303)
+    wrong_keys = request.app.state.wrong_keys
+    wait = wrong_keys.wait_s(request)
+    if wait:  # the key is not even compared: see WrongKeys
+        return _render(request, "login.html", status_code=429, headers={"Retry-After": str(wait)},
+                       problem=wrong_keys.sentence(wait))  # fmt: skip
     if not key_in(key.strip(), request.app.state.settings.keys()):
+        wrong_keys.failed(request)
         return _render(request, "login.html", status_code=401, problem="That key is not one of this server's keys.")
     sid, _ = request.app.state.sessions.open()
     answer = RedirectResponse("/", status_code=303)
@@ -60,6 +98,7 @@ async def login(request: Request, key: str = Form("", max_length=512)):
 
 @router.post("/logout")
 async def logout(request: Request):
+    require_own_page(request)
     request.app.state.sessions.close(request)
     answer = RedirectResponse("/login", status_code=303)
     answer.delete_cookie(COOKIE, path="/")

@@ -32,6 +32,9 @@ class ServerSettings(BaseSettings):
     allow_private_urls: bool = Field(
         False, description="Let media URLs reach private, loopback and link-local addresses."
     )
+    wrong_keys_per_minute: int = Field(
+        10, ge=1, le=10_000, description="Wrong keys (login or bearer) a client address may send a minute; then 429."
+    )
     max_body_mb: float = Field(64.0, gt=0.0, description="Largest request body; larger gets 413.")
     media_max_mb: float = Field(256.0, gt=0.0, description="Largest media file fetched from a URL.")
     media_timeout_s: float = Field(20.0, gt=0.0, description="Give up on a media URL after this long.")

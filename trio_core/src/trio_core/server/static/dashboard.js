@@ -97,4 +97,13 @@ document.getElementById("start-form").addEventListener("submit", async (submit) 
   problem.hidden = false;
 });
 
+// A watch with no frame yet shows none rather than a broken picture (no handler attributes: the page's CSP runs
+// only this file). Error events do not bubble: caught on the way down, and for those that failed before this ran.
+document.addEventListener("error", (failed) => {
+  if (failed.target.matches && failed.target.matches("img.frame")) failed.target.classList.add("none");
+}, true);
+for (const image of document.querySelectorAll("img.frame")) {
+  if (image.complete && image.naturalWidth === 0) image.classList.add("none");
+}
+
 connect();
