@@ -24,9 +24,11 @@ from .base import (
     SinkError,
     SinkRejected,
     check_options,
+    connect_sink,
     find_sink,
     scheme_of,
     sink_key,
+    sink_label,
 )
 
 
@@ -48,7 +50,9 @@ __all__ = [
     "SinkError",
     "SinkRejected",
     "check_options",
+    "connect_sink",
     "find_sink",
     "scheme_of",
     "sink_key",
+    "sink_label",
 ]

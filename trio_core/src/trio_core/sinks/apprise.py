@@ -6,6 +6,10 @@ trio's webhooks (Apprise's own ``json://`` and ``form://`` post to a URL, too). 
 says what happened ("person at driveway: alert"), the body the question, the answer and its
 probability, and the snapshot is attached where the service takes attachments.
 
+Listings, events and logs show such a URL in Apprise's own privacy form (``tgram://1...r/CHAT``,
+``pover://U...1@T...4``), an ntfy topic hidden as well. A service a server's client names is
+checked where it connects (:meth:`trio_core.outbound.Reach.connections`).
+
 This descriptor imports no Apprise: the connection lives in :mod:`trio_core.notify`, installed
 with ``pip install 'trio-core[notify]'``.
 """
@@ -15,10 +19,13 @@ from __future__ import annotations
 import functools
 import importlib
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from ..credentials import masked
 from ..errors import ConfigError
-from .base import AlertSink, SinkConnection
+from .base import AlertSink, SinkConnection, scheme_of
+
+if TYPE_CHECKING:
+    from ..outbound import Reach
 
 # What the sink claims while Apprise is not installed, so that `--sink ntfy://...` says what to install.
 COMMON_SCHEMES = (
@@ -55,8 +62,18 @@ class AppriseSink(AlertSink):
         shown = [scheme for scheme in self.schemes if scheme in COMMON_SCHEMES]
         return {"schemes": shown, "more_schemes": len(self.schemes) - len(shown), "description": self.description}
 
-    def connect(self, url: str) -> SinkConnection:
+    keeps_reach = True
+
+    def connect(self, url: str, reach: Reach | None = None) -> SinkConnection:
         notify = _implementation()
         if notify is None:
-            raise ConfigError(f"Notifications like {masked(url)} need Apprise: run `pip install 'trio-core[notify]'`.")
-        return notify.AppriseConnection(url)
+            raise ConfigError(
+                f"Notifications like {self.label(url)} need Apprise: run `pip install 'trio-core[notify]'`."
+            )
+        return notify.AppriseConnection(url, reach)
+
+    def label(self, url: str) -> str:
+        """Apprise's own privacy form of ``url``; without Apprise, which parts are secret is unknown: only the
+        scheme shows."""
+        notify = _implementation()
+        return notify.shown(url) if notify is not None else f"{scheme_of(url)}://***"

@@ -11,10 +11,14 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..credentials import masked
 from ..errors import ConfigError, TrioError
+from ..outbound import AddressRefused
+
+if TYPE_CHECKING:
+    from ..outbound import Reach
 
 
 class SinkError(TrioError):
@@ -78,19 +82,36 @@ class SinkConnection(ABC):
 
 
 class AlertSink(ABC):
-    """A kind of sink, by URL scheme. Set ``name``, ``schemes`` and a one-line ``description``."""
+    """A kind of sink, by URL scheme. Set ``name``, ``schemes`` and a one-line ``description``.
+
+    A sink that a server's client may name (``POST /v1/watch``'s ``sinks``) sets ``keeps_reach``: its
+    :meth:`connect` then takes ``reach`` (:class:`trio_core.outbound.Reach`) and opens every connection it makes for
+    that URL within it. A sink without it serves the CLI and the watches file only."""
 
     name: str
     schemes: tuple[str, ...] = ()
     description: str = ""
+    keeps_reach: bool = False
 
     def handles(self, url: str) -> bool:
         return scheme_of(url) in self.schemes
 
     @abstractmethod
-    def connect(self, url: str) -> SinkConnection:
+    def connect(self, url: str, reach: Reach | None = None) -> SinkConnection:
         """A connection for ``url``, checked now: a URL it cannot use is a :class:`ConfigError` (one sentence,
-        secrets masked). Connecting to the receiver itself may happen later, in the background."""
+        secrets masked). Connecting to the receiver itself may happen later, in the background. With ``reach``
+        (a request named the URL), a receiver it may not reach is an :class:`~trio_core.outbound.AddressRefused`
+        now where the sink can tell, and every connection goes to an address ``reach`` checked."""
+
+    def check(self, url: str, reach: Reach) -> None:
+        """Whether a request may name ``url`` (its receiver allowed by ``reach``), where the process already delivers
+        there for its admin: by default a connection opened and closed again; a sink whose connecting is not free
+        (MQTT's announces trio online) checks without it."""
+        self.connect(url, reach=reach).close()
+
+    def label(self, url: str) -> str:
+        """``url`` as listings, events and logs show it: without its secrets."""
+        return masked(url)
 
     def describe(self) -> dict[str, Any]:
         return {"schemes": list(self.schemes), "description": self.description}
@@ -112,6 +133,38 @@ def check_options(options: dict[str, str], known: tuple[str, ...], what: str) ->
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ConfigError(f"{what} has an unknown option '{unknown[0]}'; its options are {', '.join(known)}.")
+
+
+def connect_sink(url: str, reach: Reach | None = None) -> SinkConnection:
+    """The installed sink's connection for ``url``; with ``reach`` (a request named it), only through a sink that
+    keeps to it."""
+    sink = find_sink(url)
+    if reach is None:
+        return sink.connect(url)
+    if not sink.keeps_reach:
+        raise AddressRefused(f"The '{sink.name}' sink cannot keep to the addresses a request may reach, so a request "
+                             f"may not name {scheme_of(url)}:// sinks; give it in the server's watches file.")  # fmt: skip
+    return sink.connect(url, reach=reach)
+
+
+def check_sink(url: str, reach: Reach) -> None:
+    """Whether a request may name ``url``, whose sink the process already has open for its admin (see
+    :func:`connect_sink`)."""
+    sink = find_sink(url)
+    if not sink.keeps_reach:
+        connect_sink(url, reach)  # says why not
+    sink.check(url, reach)
+
+
+def sink_label(url: str) -> str:
+    """``url`` as trio shows a sink: the installed sink says which parts are secret (Apprise's services know their
+    own); a URL no sink takes is masked as any URL is."""
+    from ..plugins import registry
+
+    for sink in registry().objects("alert sink"):
+        if sink.handles(url):
+            return sink.label(url)
+    return masked(url)
 
 
 def find_sink(url: str, sinks: list[AlertSink] | None = None) -> AlertSink:

@@ -24,11 +24,15 @@ import logging
 import re
 import threading
 import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..credentials import masked
 from ..errors import ConfigError
 from .base import AlertSink, Delivery, SinkConnection, SinkError, check_options
+
+if TYPE_CHECKING:
+    from ..outbound import Reach
 
 log = logging.getLogger("trio.sinks")
 PUBLISH_TIMEOUT_S = 10.0
@@ -41,12 +45,25 @@ class MqttSink(AlertSink):
     schemes = ("mqtt", "mqtts")
     description = "Publish states, events and snapshots to an MQTT broker, with Home Assistant discovery."
 
-    def connect(self, url: str) -> SinkConnection:
-        return MqttConnection(url)
+    keeps_reach = True
+
+    def connect(self, url: str, reach: Reach | None = None) -> SinkConnection:
+        return MqttConnection(url, reach)
+
+    def check(self, url: str, reach: Reach) -> None:
+        label = masked(url)
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise ConfigError(f"The MQTT sink {label} names no broker: give mqtt://host:1883.")
+        try:
+            port = parts.port or (8883 if parts.scheme.lower() == "mqtts" else 1883)
+        except ValueError:
+            raise ConfigError(f"The MQTT sink {label} has a port that is not a number.") from None
+        reach.resolve(parts.hostname, port, "MQTT broker")
 
 
 class MqttConnection(SinkConnection):
-    def __init__(self, url: str):
+    def __init__(self, url: str, reach: Reach | None = None):
         import paho.mqtt.client as mqtt
 
         self.label = masked(url)
@@ -60,6 +77,11 @@ class MqttConnection(SinkConnection):
             self.address = (parts.hostname, parts.port or (8883 if tls else 1883))
         except ValueError:
             raise ConfigError(f"The MQTT sink {self.label} has a port that is not a number.") from None
+        # The socket goes to this address: the broker's name as it is, or (a request named it) the address it
+        # resolved to when checked, for every connection and reconnection (no second DNS answer is used).
+        self.connect_to = self.address[0]
+        if reach is not None:
+            self.connect_to = reach.address(*self.address, "MQTT broker")
         self.prefix = parts.path.strip("/") or "trio"
         discovery = options.get("discovery", "homeassistant")
         self.discovery = None if discovery.lower() in ("off", "false", "no", "0", "") else discovery.strip("/")
@@ -75,10 +97,8 @@ class MqttConnection(SinkConnection):
             self.client.username_pw_set(unquote(parts.username), unquote(parts.password or "") or None)
         self.tls = {"ca": options.get("ca") or None, "insecure": options.get("insecure", "").lower() in
                     ("1", "true", "yes")} if tls else None  # fmt: skip
-        if tls:
-            self.client.tls_set(ca_certs=self.tls["ca"])
-            if self.tls["insecure"]:
-                self.client.tls_insecure_set(True)
+        if tls:  # the broker's name is what its certificate is checked against, whatever address the socket has
+            self.client.tls_set_context(self._tls_context())
         self.client.will_set(f"{self.prefix}/availability", "offline", qos=1, retain=True)
         self.client.on_connect = self._connected
         self.client.on_socket_open = _no_delay
@@ -86,7 +106,7 @@ class MqttConnection(SinkConnection):
         self.client.on_connect_fail = self._connect_failed
         self.client.reconnect_delay_set(1, 30)
         self.client.max_inflight_messages_set(4 * self.batch_size)  # a whole batch in flight at once
-        self.client.connect_async(*self.address, keepalive=30)
+        self.client.connect_async(self.connect_to, self.address[1], keepalive=30)
         self.client.loop_start()
 
     @property
@@ -125,13 +145,10 @@ class MqttConnection(SinkConnection):
         import ssl
 
         try:
-            with socket.create_connection(self.address, timeout=5) as raw:
+            with socket.create_connection((self.connect_to, self.address[1]), timeout=5) as raw:
                 if self.tls is None:
                     return "it closed the connection."
-                context = ssl.create_default_context(cafile=self.tls["ca"])
-                if self.tls["insecure"]:
-                    context.check_hostname = False
-                with context.wrap_socket(raw, server_hostname=self.address[0]):
+                with self._tls_context().wrap_socket(raw, server_hostname=self.address[0]):
                     return "the TLS handshake succeeded on a retry; it may be overloaded."
         except ssl.SSLCertVerificationError as error:
             return (f"its TLS certificate is not trusted ({error.verify_message}): give ?ca=/path/ca.pem for a "
@@ -142,6 +159,11 @@ class MqttConnection(SinkConnection):
             return "connection refused; is the broker running, on this port?"
         except OSError as error:
             return f"{error.strerror or error}."
+
+    def _tls_context(self):
+        from ..outbound import tls_context
+
+        return tls_context(self.address[0], cafile=self.tls["ca"], check_name=not self.tls["insecure"])
 
     def _disconnected(self, client, userdata, flags, reason, properties) -> None:
         if reason.is_failure and self._problem is None:

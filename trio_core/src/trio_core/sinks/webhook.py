@@ -11,6 +11,10 @@ the receiver's own query string stays as it is)::
 - ``secret_env`` names the environment variable holding the signing secret (default
   ``TRIO_WEBHOOK_SECRET``); ``secret=`` gives it inline (masked everywhere trio shows the URL).
   With a secret, ``X-Trio-Signature: sha256=<hex>`` is the HMAC-SHA256 of the exact body.
+  A webhook a server's client names is signed with its own ``secret=`` only: the server's
+  environment is the admin's, and ``secret_env=`` there is refused with one sentence, set or not
+  (an answer that differed would tell a client which variables the server has; signing with the
+  admin's secret would hand a client signatures the admin's own receivers trust).
 - ``timeout``: seconds for one attempt (default 10).
 
 Headers say what it is: ``X-Trio-Event`` (alert or cleared) and ``X-Trio-Delivery`` (the same
@@ -26,11 +30,16 @@ import hashlib
 import hmac
 import json
 import os
-from urllib.parse import parse_qsl, urldefrag
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urldefrag, urlsplit
 
 from ..credentials import masked
 from ..errors import ConfigError
+from ..outbound import AddressRefused
 from .base import AlertSink, Delivery, SinkConnection, SinkError, SinkRejected, check_options
+
+if TYPE_CHECKING:
+    from ..outbound import Reach
 
 SECRET_ENV = "TRIO_WEBHOOK_SECRET"
 SNAPSHOT_MODES = ("base64", "url", "none")
@@ -47,12 +56,14 @@ class WebhookSink(AlertSink):
     schemes = ("http", "https")
     description = "POST each alert as signed JSON (HMAC-SHA256) to a URL."
 
-    def connect(self, url: str) -> SinkConnection:
-        return WebhookConnection(url)
+    keeps_reach = True
+
+    def connect(self, url: str, reach: Reach | None = None) -> SinkConnection:
+        return WebhookConnection(url, reach)
 
 
 class WebhookConnection(SinkConnection):
-    def __init__(self, url: str):
+    def __init__(self, url: str, reach: Reach | None = None):
         import httpx
 
         self.label = masked(url)
@@ -62,14 +73,31 @@ class WebhookConnection(SinkConnection):
         self.snapshot_mode = options.get("snapshot", "base64")
         if self.snapshot_mode not in SNAPSHOT_MODES:
             raise ConfigError(f"The webhook's snapshot= is {', '.join(SNAPSHOT_MODES)}, not '{self.snapshot_mode}'.")
-        self.secret = options.get("secret") or os.environ.get(options.get("secret_env", SECRET_ENV)) or None
-        if "secret_env" in options and self.secret is None:
-            raise ConfigError(f"The webhook's secret_env names {options['secret_env']}, which is not set.")
+        if reach is not None:  # a request's webhook: the server's environment is not the client's to read
+            if "secret_env" in options:
+                raise ConfigError("A webhook a request names cannot take secret_env= (the server's environment is "
+                                  "its admin's): give the signing secret with secret=.")  # fmt: skip
+            self.secret = options.get("secret") or None
+        else:
+            self.secret = options.get("secret") or os.environ.get(options.get("secret_env", SECRET_ENV)) or None
+            if "secret_env" in options and self.secret is None:
+                raise ConfigError(f"The webhook's secret_env names {options['secret_env']}, which is not set.")
         try:
             timeout = float(options.get("timeout", 10))
         except ValueError:
             raise ConfigError(f"The webhook's timeout= is seconds, not '{options['timeout']}'.") from None
-        self.client = httpx.Client(timeout=timeout, follow_redirects=False)
+        parts = urlsplit(self.url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"The webhook {self.label} names no host: give http(s)://host/path.")
+        if reach is None:
+            self.client = httpx.Client(timeout=timeout, follow_redirects=False)
+        else:  # checked now (a refused host is the request's 403), and every delivery pinned to a checked address
+            try:
+                port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+            except ValueError:
+                raise ConfigError(f"The webhook {self.label} has a port that is not a number.") from None
+            reach.resolve(parts.hostname, port, "webhook")
+            self.client = reach.http_client(what="webhook", timeout=timeout, follow_redirects=False)
 
     def body(self, delivery: Delivery) -> bytes:
         event = dict(delivery.event)
@@ -93,6 +121,10 @@ class WebhookConnection(SinkConnection):
             headers["X-Trio-Signature"] = signature(self.secret, body)
         try:
             response = self.client.post(self.url, content=body, headers=headers)
+        except AddressRefused as error:  # the host resolves elsewhere now: not this request's to reach
+            raise SinkRejected(f"The webhook {self.label} was not sent: {error}") from None
+        except ConfigError as error:  # the host no longer resolves: it may again
+            raise SinkError(f"The webhook {self.label} did not answer: {error}") from None
         except httpx.HTTPError as error:
             raise SinkError(f"The webhook {self.label} did not answer: {type(error).__name__}.") from None
         status = response.status_code
