@@ -21,7 +21,8 @@ def run_trio(*args: str, site: Path | None = None, env: dict | None = None, chec
 
 def watch_until(*args: str, until, timeout: float = 90.0) -> tuple[list[dict], int]:
     """Run ``trio <args> --json`` (a watch of a live source, which never ends by itself) until
-    ``until(events)`` holds, then press Ctrl-C (SIGINT); return every event and the exit status."""
+    ``until(events)`` holds, then press Ctrl-C (SIGINT); return every event and the exit status (130, as for
+    any command Ctrl-C ends)."""
     import json
     import signal
     import threading
@@ -29,8 +30,9 @@ def watch_until(*args: str, until, timeout: float = 90.0) -> tuple[list[dict], i
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIO_")}
     trio = Path(sys.executable).with_name("trio")
     process = subprocess.Popen(
-        [str(trio), *args, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+        [str(trio), *args, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background shell's children ignore it
+    )  # fmt: skip
     timer = threading.Timer(timeout, process.send_signal, (signal.SIGINT,))  # a watch that never gets there ends too
     timer.start()
     events: list[dict] = []
@@ -45,6 +47,6 @@ def watch_until(*args: str, until, timeout: float = 90.0) -> tuple[list[dict], i
         timer.cancel()
         process.kill()
     events += [json.loads(line) for line in rest.splitlines()]
-    if process.returncode != 0:
+    if process.returncode not in (0, 130):
         raise AssertionError(f"trio {' '.join(args)} failed ({process.returncode}):\n{errors}")
     return events, process.returncode

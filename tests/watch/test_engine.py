@@ -162,5 +162,5 @@ def test_an_unreadable_source_is_an_error_event_then_ended(tiny_engine, tmp_path
 def test_bad_settings_are_one_sentence(tiny_engine, appears):
     with pytest.raises(TrioError, match=r"confirm: Input should be greater than or equal to 1"):
         tiny_engine.watch(appears, [ORANGE], confirm=0)
-    with pytest.raises(TrioError, match="Condition id: String should match pattern"):
+    with pytest.raises(TrioError, match="Condition 1: id: String should match pattern"):
         tiny_engine.watch(appears, [{"id": "no spaces", "question": "?"}])

@@ -14,8 +14,8 @@ import click
 from ..errors import ConfigError
 from .options import events_dir_option
 
-FIELDS = ("id", "watch", "condition", "started", "cleared", "duration_s", "answer", "probability", "source",
-          "question", "snapshot")  # fmt: skip
+FIELDS = ("id", "watch", "condition", "started", "cleared", "duration_s", "end_reason", "answer", "probability",
+          "source", "question", "snapshot")  # fmt: skip
 
 
 def _store(events_dir):
@@ -48,7 +48,7 @@ def _query(store, options: dict, limit: int | None) -> list[dict]:
 
 @click.group()
 def events():
-    """The alerts every watch raised, with their snapshots: list, show, export, prune."""
+    """The alerts every watch raised, with their snapshots: list, show, export, prune; and how each watch ran."""
 
 
 @events.command("list")
@@ -66,8 +66,30 @@ def list_events(limit, as_json, **options):
         click.echo("No events.", err=True)
     for event in found:
         lasted = f"{event['duration_s']:.1f} s" if event["duration_s"] is not None else "open"
+        if event["end_reason"]:  # it did not clear: its watch ended first, or its process died
+            lasted += f" ({event['end_reason']})"
         p = f" p={event['probability']:.2f}" if event["probability"] is not None else ""
         click.echo(f"{event['id']:>6}  {event['started']}  {event['watch']}  {event['condition']}  {lasted}{p}")
+
+
+@events.command()
+@click.option("--watch", help="Only this watch's runs.")
+@events_dir_option
+@click.option("--limit", "-n", type=click.IntRange(1), default=50, show_default=True, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run (JSON Lines).")
+def runs(watch, events_dir, limit, as_json):
+    """How each watch ran, newest first: when it started and ended, and why it ended."""
+    found = _store(events_dir).runs(watch=watch, limit=limit)
+    if as_json:
+        for run in found:
+            click.echo(json.dumps(run))
+        return
+    if not found:
+        click.echo("No runs.", err=True)
+    for run in found:
+        click.echo(
+            f"{run['id']:>6}  {run['started']}  {run['watch']}  {run['ended'] or 'running'}  {run['reason'] or ''}"
+        )
 
 
 @events.command()

@@ -20,8 +20,8 @@ def run_watch(source: str, options: dict) -> None:
     """Watch ``source`` with the options of :func:`watch_options`, showing it to people or as JSON Lines."""
     from pydantic import ValidationError
 
-    from ..watch.conditions import as_question
-    from ..watch.service import WatchService
+    from ..watch.conditions import as_question, conditions_from
+    from ..watch.service import SIGNAL_DRAIN_S, EndingSignals, WatchService
     from ..watch.settings import WatchSettings
     from .board import JsonLines, Snapshots, StatusBoard, summary
 
@@ -37,7 +37,9 @@ def run_watch(source: str, options: dict) -> None:
     except ValidationError as error:
         problem = error.errors()[0]
         raise ConfigError(f"--{problem['loc'][0]}: {problem['msg']}.") from None
-    # A bad file, an unknown scheme or sink fails now, in a fraction of a second, not after a model has loaded.
+    # A bad file, an unknown scheme or sink, a condition that cannot be asked fail now, in a fraction of a second,
+    # not after a model has loaded.
+    conditions_from(list(options["conditions"]))
     service = WatchService(options["events_dir"])
     sinks = list(options["sinks"])
     service.check_sinks(sinks)
@@ -56,26 +58,32 @@ def run_watch(source: str, options: dict) -> None:
     store = Snapshots(options["snapshots"])
     as_json = options["as_json"]
     display = JsonLines(sys.stdout, store) if as_json else StatusBoard(running, store, sound=not options["no_sound"])
-    ended, failure = None, None
-    try:
-        for event in running:
-            if event.type == "error":
-                failure = event.details["message"]
-            if event.type == "ended":
-                ended = event
-            display.show(event)
-    except KeyboardInterrupt:
-        running.stop()
-        ended = running.interrupted()
-        if as_json:
-            display.show(ended)
-    finally:
-        display.close()
-        _deliver_what_is_owed(service)
+    ended, failure, interrupted = None, None, False
+    # Ctrl-C and SIGTERM end the watch after the frame in progress, as a stop does: its ended event says why.
+    with EndingSignals(running.stop) as signals:
+        try:
+            for event in running:
+                if event.type == "error":
+                    failure = event.details["message"]
+                if event.type == "ended":
+                    ended = event
+                display.show(event)
+        except KeyboardInterrupt:  # a second signal, or one that came before the handlers were in place
+            interrupted = True
+            running.stop("interrupted")
+            ended = running.interrupted()
+            if as_json:
+                display.show(ended)
+        finally:
+            display.close()
+            _deliver_what_is_owed(service, SIGNAL_DRAIN_S if signals.reason or interrupted else 10.0)
     if not as_json:
         click.echo(summary(ended.to_dict()))
     if failure:
         raise TrioError(failure)
+    status = signals.exit_status or (130 if interrupted else None)
+    if status:
+        click.get_current_context().exit(status)
 
 
 def _deliver_what_is_owed(service, timeout_s: float = 10.0) -> None:
@@ -114,10 +122,11 @@ def watch(source, config_file, **options):
 
 
 def run_watches_file(path: Path, options: dict) -> None:
-    """``trio watch --config FILE``: the file's watches in this process, sharing one model, until all end or Ctrl-C."""
+    """``trio watch --config FILE``: the file's watches in this process, sharing one model, until all end or Ctrl-C
+    (or SIGTERM)."""
     import threading
 
-    from ..watch.service import WatchService
+    from ..watch.service import SIGNAL_DRAIN_S, EndingSignals, WatchService
     from ..watch.standing import read_watches
     from .board import EventLines, JsonLines, Snapshots
 
@@ -148,19 +157,29 @@ def run_watches_file(path: Path, options: dict) -> None:
     display = JsonLines(sys.stdout, store) if options["as_json"] else EventLines(store, sound=not options["no_sound"])
     reload = threading.Event()
     restore = service.reload_on_sighup(reload.set)
-    try:
-        service.supervisor.start()
-        while service.running() or reload.is_set():
-            if reload.wait(0.5):
-                reload.clear()
-                click.echo(service.reload_said()[1], err=True)
-    except KeyboardInterrupt:
-        click.echo("Stopping the watches.", err=True)
-    finally:
-        restore()
-        service.stop_all()
-        display.close()
-        _deliver_what_is_owed(service)
+    interrupted = False
+    # The loop below sees a signal within half a second; the handler itself only takes note (it may run while
+    # this thread holds a lock that setting an Event would wait for).
+    with EndingSignals(lambda reason: None) as signals:
+        try:
+            service.supervisor.start()
+            while signals.reason is None and (service.running() or reload.is_set()):
+                if reload.wait(0.5) and signals.reason is None:
+                    reload.clear()
+                    click.echo(service.reload_said()[1], err=True)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            restore()
+            reason = signals.reason or ("interrupted" if interrupted else "stopped")
+            if signals.reason or interrupted:
+                click.echo("Stopping the watches.", err=True)
+            service.stop_all(reason=reason)
+            display.close()
+            _deliver_what_is_owed(service, SIGNAL_DRAIN_S if signals.reason or interrupted else 10.0)
+    status = signals.exit_status or (130 if interrupted else None)
+    if status:
+        click.get_current_context().exit(status)
 
 
 @click.command()

@@ -48,6 +48,8 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
     async def lifespan(app: FastAPI):
         import asyncio
 
+        from ..watch.service import SIGNAL_DRAIN_S, EndingSignals
+
         loading = asyncio.create_task(app.state.host.load())
         loop = asyncio.get_running_loop()
         app.state.watches.start(loop)  # they wait for the model, then run
@@ -55,14 +57,25 @@ def create_app(config: EngineConfig, settings: ServerSettings, engine=None) -> F
         restore = app.state.watches.service.reload_on_sighup(
             lambda: loop.call_soon_threadsafe(lambda: loop.create_task(reload_watches_file(app)))
         )
+
+        def end_watches(reason: str) -> None:  # in the signal handler: asks every watch to end, waits for none
+            for watch in list(app.state.watches.watches.values()):
+                watch.stop(reason)
+            app.state.watches.service.stop_all(0.0, reason)
+
+        # SIGTERM (systemd, docker stop) and Ctrl-C: every watch ends at once with its reason (terminated,
+        # interrupted), so the streams close and uvicorn, whose handlers these pass the signal on to, shuts down.
+        signals = EndingSignals(end_watches, chain=True)
+        signals.__enter__()
         try:
             yield
         finally:
             loading.cancel()
             restore()
-            await app.state.watches.stop_all()
+            signals.__exit__()
+            await app.state.watches.stop_all(signals.reason or "stopped")
             await app.state.host.close()
-            app.state.watches.service.close()
+            await run_in_threadpool(app.state.watches.service.close, SIGNAL_DRAIN_S if signals.reason else 0.0)
 
     app = FastAPI(
         title="trio",

@@ -128,10 +128,11 @@ class WatchManager:
         running = sum(standing.running for standing in list(self.supervisor.watches.values()))
         self.app.state.telemetry.watches.set(len(self.watches) + running)
 
-    async def stop_all(self) -> None:
+    async def stop_all(self, reason: str = "stopped") -> None:
+        """Stop every watch, their ``ended`` events saying ``reason`` (``terminated`` on SIGTERM)."""
         for watch in list(self.watches.values()):
-            watch.stop()
-        await run_in_threadpool(self.service.stop_all)
+            watch.stop(reason)
+        await run_in_threadpool(self.service.stop_all, 10.0, reason)
         for resolver in self.resolvers.values():
             resolver.__exit__(None, None, None)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..credentials import masked
 from ..frames import jpeg_bytes
 from ..sinks.base import Delivery, SinkConnection, SinkRejected, find_sink, sink_key
-from .event_store import DELIVERY_TTL_S, EventStore
+from .event_store import DELIVERY_TTL_S, SEEN_EVERY_S, EventStore
 
 if TYPE_CHECKING:
     from .events import WatchEvent
@@ -212,9 +212,11 @@ class Alerts:
         return False
 
     def close(self) -> None:
+        """Stop the sinks (each finishes the delivery in progress) and close this thread's store connection."""
         self._closed.set()
         for worker in self.workers.values():
             worker.close()
+        self.store.close()
 
 
 class WatchAlerts:
@@ -224,6 +226,8 @@ class WatchAlerts:
         self.alerts, self.watch, self.workers = alerts, watch, workers
         self.keys = [worker.key for worker in workers]
         self.open_events: dict[str, int] = {}  # condition -> the id of its alert that has not cleared
+        self.run_id: int | None = None  # the watch's run in the store, from its started event to its ended
+        self._seen = 0.0
 
     def record(self, event: WatchEvent) -> None:
         """Store an alert (adding ``event_id`` and ``snapshot`` to it) or its clearing, and queue their deliveries;
@@ -231,13 +235,19 @@ class WatchAlerts:
         if event.type == "started":
             for worker in self.workers:
                 worker.control("announce", self.watch.describe())
-        elif event.type == "alert":
+            self.run_id = self.alerts.store.start_run(event.watch, source=self.watch.source)
+            self._seen = time.monotonic()
+        elif self.run_id is not None and event.type != "ended" and time.monotonic() - self._seen >= SEEN_EVERY_S:
+            self._seen = time.monotonic()
+            self.alerts.store.saw_run(self.run_id)
+        if event.type == "alert":
             data = event.to_dict()
             snapshot = jpeg_bytes(event.image) if event.image is not None else None
             question = event.details.get("question")
             event_id = self.alerts.store.record_alert(
-                data, source=self.watch.source, question=question, snapshot=snapshot, sinks=self.keys
-            )
+                data, source=self.watch.source, question=question, snapshot=snapshot, sinks=self.keys,
+                run_id=self.run_id,
+            )  # fmt: skip
             event.details["event_id"] = event_id
             if "snapshot" in data:
                 event.details["snapshot"] = data["snapshot"]
@@ -249,6 +259,11 @@ class WatchAlerts:
             self.alerts.store.record_cleared(event_id, event.to_dict(), sinks=self.keys)
             self._wake()
         elif event.type == "ended":
+            # The alerts still open end with the watch (their sinks are told they cleared), before it retires.
+            if self.run_id is not None:
+                self.alerts.store.end_run(self.run_id, event.to_dict())
+                self.open_events.clear()
+                self._wake()
             for worker in self.workers:
                 worker.control("retire", self.watch.describe())
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import TrioError
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # Below this P(yes) + P(no) for the first answer token, the model answered neither yes nor no:
 # the probability is not a decision, and the text decides instead.
 YES_NO_MASS = 0.5
+MAX_QUESTION_CHARS = 2000  # of the question as the model is asked it (a plain condition is wrapped into one)
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -35,7 +36,7 @@ class Condition(BaseModel):
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     question: str = Field(
-        min_length=1, max_length=2000, description="A yes/no question, e.g. 'Is someone at the door?'"
+        min_length=1, max_length=MAX_QUESTION_CHARS, description="A yes/no question, e.g. 'Is someone at the door?'"
     )
     window: int | None = Field(
         None, ge=1, le=64, description="Ask about the last this many frames as a clip (default: the watch's window)."
@@ -44,24 +45,48 @@ class Condition(BaseModel):
 
 def conditions_from(items: list[str | dict | Condition]) -> list[Condition]:
     """Conditions from plain words (ids made from them: ``a-person-is-waving``; a statement is asked as a yes/no
-    question), dicts or Conditions."""
+    question), dicts or Conditions. A condition that cannot be asked (empty, too long once it is a question, a bad
+    id) is one :class:`~trio_core.errors.TrioError` naming it by its place in the list."""
     conditions: list[Condition] = []
-    for item in items:
+    for number, item in enumerate(items, 1):
         if isinstance(item, Condition):
             conditions.append(item)
         elif isinstance(item, dict):
-            conditions.append(Condition(**item))
+            try:
+                conditions.append(Condition(**item))
+            except ValidationError as error:
+                problem = error.errors()[0]
+                where = ".".join(map(str, problem["loc"]))
+                raise TrioError(f"Condition {number}: {where}: {problem['msg']}.") from None
         else:
-            base = _SLUG.sub("-", item.lower()).strip("-")[:56] or "condition"
-            ident, number = base, 2
-            while any(condition.id == ident for condition in conditions):
-                ident, number = f"{base}-{number}", number + 1
-            conditions.append(Condition(id=ident, question=as_question(item)))
+            conditions.append(Condition(id=_unique_id(item, conditions), question=_plain_question(item, number)))
     if not conditions:
         raise TrioError("Give at least one condition to watch for, e.g. -w 'Is someone at the door?'.")
     if len({condition.id for condition in conditions}) != len(conditions):
         raise TrioError("Two conditions have the same id: give each its own.")
     return conditions
+
+
+def _unique_id(text: str, taken: list[Condition]) -> str:
+    base = _SLUG.sub("-", text.lower()).strip("-")[:56] or "condition"
+    ident, number = base, 2
+    while any(condition.id == ident for condition in taken):
+        ident, number = f"{base}-{number}", number + 1
+    return ident
+
+
+def _plain_question(text: str, number: int) -> str:
+    """The question a plain condition is asked as, checked as asked: the limit is on what the model gets."""
+    if not text.strip():
+        raise TrioError(f"Condition {number} is empty: say what to watch for, e.g. 'Is someone at the door?'.")
+    question = as_question(text)
+    if len(question) > MAX_QUESTION_CHARS:
+        preview = text.strip()[:40].rstrip() + "..."
+        raise TrioError(
+            f"Condition {number} ({preview!r}) is {len(question)} characters as a question, more than the "
+            f"{MAX_QUESTION_CHARS} a question may have: shorten it."
+        )
+    return question
 
 
 def as_question(condition: str) -> str:

@@ -130,6 +130,7 @@ class Watch:
         self.latency_ms = 0.0
         self._stopped = threading.Event()
         self.stop_reason = "stopped"  # said by the ended event of a watch stopped from outside
+        self.ending: WatchEvent | None = None  # the ``ended`` event, once recorded
         self._opened: tuple[Any, Any] | None = None  # (frame source, its frames), once opened
         self._mailbox: NewestFrame | None = None
         self.last_frame: Frame | None = None  # the newest analysed frame (the dashboard shows it)
@@ -175,12 +176,27 @@ class Watch:
         return WatchEvent(kind, self.id, now_iso(), details=fields, image=image, **known)
 
     def __iter__(self) -> Iterator[WatchEvent]:
-        for event in self._events():
-            self._record(event)
-            yield event
+        # However iteration ends (a stop, Ctrl-C, a plugin's bug, a consumer that let go), the watch's ending is
+        # recorded: the event store closes the alerts still open, and the sinks hear that they cleared.
+        reason = "stopped"  # a consumer that stopped iterating
+        try:
+            for event in self._events():
+                self._record(event)
+                yield event
+        except KeyboardInterrupt:
+            reason = "interrupted"
+            raise
+        except Exception:
+            reason = "error"
+            raise
+        finally:
+            if self.ending is None:
+                self._record(self.ended(reason))
 
     def _record(self, event: WatchEvent) -> None:
         """Into the event store (and the sinks' outbox) before anyone sees it: an emitted alert is never lost."""
+        if event.type == "ended":
+            self.ending = event
         if self.recorder is None:
             return
         try:
@@ -189,10 +205,11 @@ class Watch:
             log.error("Could not store the %s of %s: %s", event.type, event.condition or "the watch", error)
 
     def interrupted(self) -> WatchEvent:
-        """The ``ended`` event for a watch stopped from outside its iteration (Ctrl-C), recorded like the others."""
-        event = self.ended("interrupted")
-        self._record(event)
-        return event
+        """The ``ended`` event for a watch stopped from outside its iteration (Ctrl-C), recorded like the others
+        (the one already recorded, when iteration recorded it as it unwound)."""
+        if self.ending is None:
+            self._record(self.ended("interrupted"))
+        return self.ending
 
     def _events(self) -> Iterator[WatchEvent]:
         yield self.event(
@@ -229,9 +246,11 @@ class Watch:
         yield self.ended(reason)
 
     def ended(self, reason: str) -> WatchEvent:
-        """The ``ended`` event: why, and the counts so far (also for a watch interrupted from outside)."""
+        """The ``ended`` event: why, and the counts so far (also for a watch interrupted from outside); ``pts``
+        is the last analysed frame's."""
         return self.event(
             "ended",
+            **({"pts": self.last_frame.timestamp} if self.last_frame is not None else {}),
             reason=reason,
             frames_seen=self.seen,
             frames_analysed=self.analysed,

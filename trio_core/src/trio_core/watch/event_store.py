@@ -4,7 +4,14 @@ One SQLite database (``events.db``, WAL mode) and a ``snapshots/`` folder beside
 per-user data folder (``platformdirs``) unless ``--events-dir`` / ``TRIO_EVENTS_DIR`` say
 otherwise. An *event* is one alert of one condition: it is written when the alert starts
 (its frame as a JPEG, its answer and probability) and completed when it clears (the end and
-the duration).
+the duration). A *run* is one watch from its ``started`` to its ``ended`` event (why it
+ended, its counts).
+
+No event stays open for ever: when a watch ends while a condition is alerting, its open
+events are completed with ``end_reason`` ``watch ended`` (and their sinks told they cleared);
+a process that died without ending its watches (``kill -9``, a power cut) leaves runs with
+no end, and the next process to open the store on that machine completes them and their
+events with ``process died``, at the last moment the process was known alive.
 
 Durability is the point: an alert is written (snapshot file synced, then the row committed
 with ``synchronous=FULL``) *before* the watch emits it, in the same transaction as the
@@ -17,7 +24,9 @@ Every thread uses its own connection (SQLite's rule); a CLI and a server may sha
 from __future__ import annotations
 
 import json
+import logging
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -29,7 +38,10 @@ from typing import Any
 from ..credentials import masked
 from ..errors import ConfigError
 
-SCHEMA_VERSION = 1
+log = logging.getLogger("trio.events")
+
+SCHEMA_VERSION = 2
+SEEN_EVERY_S = 30.0  # how often a running watch says it is alive (when a dead process's events ended, to this)
 MAX_AGE_DAYS = 30.0  # events older than this are pruned
 MAX_SNAPSHOTS_MB = 2048.0  # beyond this total, the oldest snapshots are removed (their events stay)
 DELIVERY_TTL_S = 24 * 3600.0  # a delivery not made in this long is given up
@@ -69,6 +81,26 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (sink, id) WHERE done IS NULL;
 """
+# Each version's changes, applied in order to a database of an older version (one transaction each).
+_MIGRATIONS = {
+    2: [
+        "ALTER TABLE events ADD COLUMN run_id INTEGER",  # the watch run that raised it
+        "ALTER TABLE events ADD COLUMN end_reason TEXT",  # ended without clearing: watch ended, process died
+        """CREATE TABLE IF NOT EXISTS runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            watch TEXT NOT NULL,
+            source TEXT,              -- credentials masked
+            started REAL NOT NULL,
+            seen REAL NOT NULL,       -- the last time its process was known alive
+            ended REAL,               -- NULL while it runs
+            reason TEXT,              -- the ended event's (source ended, stopped, interrupted, terminated, ...)
+            owner TEXT NOT NULL,      -- host:pid:start of the process that runs it
+            data TEXT                 -- the ended event (JSON)
+        )""",
+        "CREATE INDEX IF NOT EXISTS runs_open ON runs (owner) WHERE ended IS NULL",
+        "CREATE INDEX IF NOT EXISTS events_open ON events (run_id) WHERE cleared IS NULL",
+    ],
+}
 
 
 def default_folder() -> Path:
@@ -156,6 +188,10 @@ class EventStore:
             raise ConfigError(
                 f"Cannot open the event store in {self.folder}: {error}; give a writable folder with --events-dir."
             ) from None
+        try:
+            self.end_abandoned_runs()
+        except sqlite3.Error as error:  # a store this user may only read: listed as it is
+            log.warning("Could not close the events of watches whose process died: %s", error)
 
     # Connections ---------------------------------------------------------------------------
 
@@ -168,8 +204,7 @@ class EventStore:
             db.execute("PRAGMA synchronous=FULL")  # a committed alert survives a crash of the machine, too
             db.execute("PRAGMA foreign_keys=ON")
             if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                db.executescript(_SCHEMA)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                _migrate(db)
             self._local.db = db
         return db
 
@@ -186,29 +221,43 @@ class EventStore:
     # Writing (the watch's thread) --------------------------------------------------------------
 
     def record_alert(
-        self, event: dict, *, source: str, question: str | None, snapshot: bytes | None, sinks: list[str]
+        self,
+        event: dict,
+        *,
+        source: str,
+        question: str | None,
+        snapshot: bytes | None,
+        sinks: list[str],
+        run_id: int | None = None,
     ) -> int:
         """Write an alert (``event`` is its JSON; ``event_id`` and ``snapshot`` are added to it) with its
-        snapshot, and one outbox delivery per sink key; the id. Returns once it is on disk."""
+        snapshot, and one outbox delivery per sink key; the id. Returns once it is on disk. A write that fails
+        (a full disk) leaves nothing of it: no row, no snapshot, no half-written file."""
         now = _when(event)
-        with self._write() as db:
-            cursor = db.execute(
-                "INSERT INTO events (watch, condition, question, source, started, start_pts, answer, probability, data)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}')",
-                (event["watch"], event["condition"], question, masked(source), now, event.get("pts"), event.get("answer"),
-                 event.get("probability")),
-            )  # fmt: skip
-            event_id = cursor.lastrowid
-            event["event_id"] = event_id
-            if snapshot is not None:
-                relative = self._write_snapshot(event_id, now, snapshot)
-                event["snapshot"] = relative
-                db.execute(
-                    "UPDATE events SET snapshot = ?, snapshot_bytes = ? WHERE id = ?",
-                    (relative, len(snapshot), event_id),
-                )
-            db.execute("UPDATE events SET data = ? WHERE id = ?", (json.dumps(event), event_id))
-            self._enqueue(db, sinks, event_id, "alert", event, now)
+        written: Path | None = None
+        try:
+            with self._write() as db:
+                cursor = db.execute(
+                    "INSERT INTO events (watch, condition, question, source, started, start_pts, answer, probability,"
+                    " data, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}', ?)",
+                    (event["watch"], event["condition"], question, masked(source), now, event.get("pts"),
+                     event.get("answer"), event.get("probability"), run_id),
+                )  # fmt: skip
+                event_id = cursor.lastrowid
+                event["event_id"] = event_id
+                if snapshot is not None:
+                    written = self._write_snapshot(event_id, now, snapshot)
+                    event["snapshot"] = str(written.relative_to(self.folder))
+                    db.execute(
+                        "UPDATE events SET snapshot = ?, snapshot_bytes = ? WHERE id = ?",
+                        (event["snapshot"], len(snapshot), event_id),
+                    )
+                db.execute("UPDATE events SET data = ? WHERE id = ?", (json.dumps(event), event_id))
+                self._enqueue(db, sinks, event_id, "alert", event, now)
+        except BaseException:
+            if written is not None:  # the row was rolled back: its picture goes too
+                written.unlink(missing_ok=True)
+            raise
         return event_id
 
     def record_cleared(self, event_id: int, event: dict, *, sinks: list[str]) -> None:
@@ -222,6 +271,87 @@ class EventStore:
             )
             self._enqueue(db, sinks, event_id, "cleared", event, now)
 
+    # Runs: a watch from its start to its end ------------------------------------------------------
+
+    def start_run(self, watch: str, *, source: str, when: float | None = None) -> int:
+        """A watch started in this process: its run's id (its alerts carry it, its end completes it)."""
+        now = time.time() if when is None else when
+        with self._write() as db:
+            return db.execute(
+                "INSERT INTO runs (watch, source, started, seen, owner) VALUES (?, ?, ?, ?, ?)",
+                (watch, masked(source), now, now, this_process()),
+            ).lastrowid
+
+    def saw_run(self, run_id: int) -> None:
+        """The run's process is alive now (a dead process's open events end at the last of these)."""
+        with self._write() as db:
+            db.execute("UPDATE runs SET seen = ? WHERE id = ?", (time.time(), run_id))
+
+    def end_run(self, run_id: int, event: dict) -> list[int]:
+        """The run ended (``event`` is its ``ended`` event's JSON): its alerts still open are completed with
+        ``end_reason`` ``watch ended``, and each of their sinks is owed a ``cleared``; the ids completed."""
+        now = _when(event)
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET ended = ?, seen = ?, reason = ?, data = ? WHERE id = ?",
+                (now, now, event.get("reason"), json.dumps(event), run_id),
+            )
+            return self._end_open_events(db, run_id, "watch ended", now, event.get("pts"))
+
+    def end_abandoned_runs(self) -> int:
+        """Complete the runs of this machine whose process is gone without ending them (``kill -9``, a crash,
+        a power cut), and their open alerts, with ``process died`` at the last moment each was known alive;
+        how many runs. Called whenever the store opens."""
+        db = self._db()
+        host = socket.gethostname()
+        rows = db.execute("SELECT id, seen, owner FROM runs WHERE ended IS NULL").fetchall()
+        dead = [row for row in rows if row["owner"].rsplit(":", 2)[0] == host and not _alive(row["owner"])]
+        for row in dead:
+            with self._write() as db:
+                if db.execute("SELECT ended FROM runs WHERE id = ?", (row["id"],)).fetchone()["ended"] is not None:
+                    continue  # another process completed it meanwhile
+                db.execute("UPDATE runs SET ended = seen, reason = 'process died' WHERE id = ?", (row["id"],))
+                self._end_open_events(db, row["id"], "process died", row["seen"], None)
+        if dead:
+            log.warning("Closed %d watch runs whose process died (and the alerts they left open).", len(dead))
+        return len(dead)
+
+    def _end_open_events(self, db, run_id: int, reason: str, when: float, pts: float | None) -> list[int]:
+        """Complete a run's open alerts (ended, not cleared), each with a ``cleared`` owed to the sinks it had."""
+        rows = db.execute(
+            "SELECT id, watch, condition, started, start_pts FROM events WHERE run_id = ? AND cleared IS NULL",
+            (run_id,),
+        ).fetchall()
+        for row in rows:
+            end = max(when, row["started"])
+            # In the source's seconds where both ends are known, as a clearing's duration is; else wall-clock.
+            lasted = (
+                pts - row["start_pts"] if pts is not None and row["start_pts"] is not None else end - row["started"]
+            )
+            db.execute(
+                "UPDATE events SET cleared = ?, end_pts = ?, duration_s = ?, end_reason = ? WHERE id = ?",
+                (end, pts, lasted, reason, row["id"]),
+            )
+            sinks = [
+                sink for (sink,) in db.execute("SELECT DISTINCT sink FROM outbox WHERE event_id = ?", (row["id"],))
+            ]
+            cleared = {"type": "cleared", "watch": row["watch"], "t": iso(end), "condition": row["condition"],
+                       **({"pts": pts} if pts is not None else {}), "duration_s": lasted, "reason": reason}  # fmt: skip
+            self._enqueue(db, sinks, row["id"], "cleared", {**cleared, "event_id": row["id"]}, end)
+        return [row["id"] for row in rows]
+
+    def runs(self, *, watch: str | None = None, limit: int | None = 100) -> list[dict]:
+        """Watch runs, newest first: when each started and ended, and why (``reason``, ``ended`` its event)."""
+        where, values = ("WHERE watch = ?", [watch]) if watch is not None else ("", [])
+        page = f"LIMIT {int(limit)}" if limit is not None else ""
+        rows = self._db().execute(f"SELECT * FROM runs {where} ORDER BY id DESC {page}", values).fetchall()
+        return [
+            {"id": row["id"], "watch": row["watch"], "source": row["source"], "started": iso(row["started"]),
+             "ended": iso(row["ended"]), "reason": row["reason"],
+             "summary": json.loads(row["data"]) if row["data"] else None}
+            for row in rows
+        ]  # fmt: skip
+
     def _enqueue(self, db, sinks: list[str], event_id: int, kind: str, event: dict, now: float) -> None:
         payload = json.dumps(event)
         db.executemany(
@@ -229,18 +359,22 @@ class EventStore:
             [(sink, event_id, kind, payload, now, now) for sink in sinks],
         )
 
-    def _write_snapshot(self, event_id: int, when: float, jpeg: bytes) -> str:
+    def _write_snapshot(self, event_id: int, when: float, jpeg: bytes) -> Path:
         day = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d")
         folder = self.folder / "snapshots" / day
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{event_id}.jpg"
         partial = final.with_suffix(".jpg.partial")
-        with open(partial, "wb") as out:
-            out.write(jpeg)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, final)  # a reader never sees half a JPEG
-        return str(final.relative_to(self.folder))
+        try:
+            with open(partial, "wb") as out:
+                out.write(jpeg)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, final)  # a reader never sees half a JPEG
+        except BaseException:  # a full disk, a file too large: no half a JPEG left behind either
+            partial.unlink(missing_ok=True)
+            raise
+        return final
 
     # Reading ---------------------------------------------------------------------------------------
 
@@ -377,6 +511,11 @@ class EventStore:
             pruned.deliveries = db.execute(
                 "DELETE FROM outbox WHERE done IS NOT NULL AND done < ?", (now - DELIVERY_TTL_S,)
             ).rowcount
+            # A delivery of an event that is gone has nothing left to deliver (pending or not).
+            pruned.deliveries += db.execute(
+                "DELETE FROM outbox WHERE event_id IS NOT NULL AND event_id NOT IN (SELECT id FROM events)"
+            ).rowcount
+            db.execute("DELETE FROM runs WHERE ended IS NOT NULL AND ended < ?", (now - age,))
         pruned.events = len(old)
         # Files go after the rows: a crash in between leaves a stray file, never a row pointing at nothing.
         for row in [*old, *over]:
@@ -390,6 +529,64 @@ class EventStore:
             if day.is_dir() and not any(day.iterdir()):
                 day.rmdir()
         return pruned
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database to :data:`SCHEMA_VERSION`: the first schema, then each version's changes, each in one
+    transaction that re-reads the version (two processes opening an old store at once migrate it once)."""
+    with _Transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] < 1:
+            for statement in _statements(_SCHEMA):
+                db.execute(statement)
+            db.execute("PRAGMA user_version=1")
+    for version in sorted(_MIGRATIONS):
+        with _Transaction(db):
+            if db.execute("PRAGMA user_version").fetchone()[0] < version:
+                for statement in _MIGRATIONS[version]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={version}")
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements, one by one (``executescript`` would commit the transaction they belong in)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    return statements
+
+
+def this_process() -> str:
+    """Who runs a watch: ``host:pid:start`` (the start tells a reused pid apart, where the system says it)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid()) or ''}"
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux's /proc); None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]  # field 22, counted after the command name
+
+
+def _alive(owner: str) -> bool:
+    """Whether the process named by ``owner`` (:func:`this_process`, on this machine) still runs; True where
+    it cannot be told (a system without signals to probe with)."""
+    if owner == this_process():
+        return True
+    _, pid, start = owner.rsplit(":", 2)
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        return True
+    return not start or _process_start(int(pid)) in (None, start)
 
 
 class _Transaction:
@@ -431,4 +628,5 @@ def _event(row: sqlite3.Row) -> dict[str, Any]:
         "probability": row["probability"],
         "snapshot": row["snapshot"],
         "snapshot_bytes": row["snapshot_bytes"],
+        "end_reason": row["end_reason"],
     }

@@ -14,7 +14,9 @@ does for every front end what each used to build for itself:
 - **reloading the watches file** (:meth:`WatchService.reload`, on SIGHUP with
   :meth:`WatchService.reload_on_sighup`), said in one sentence either way;
 - **stopping** (:meth:`WatchService.stop_all`, then :meth:`WatchService.close`): every watch,
-  then a little time for the sinks to take what they are still owed, then the sinks.
+  then a little time for the sinks to take what they are still owed, then the sinks and the
+  store; :class:`EndingSignals` does it on SIGINT (Ctrl-C) and SIGTERM (systemd, ``docker
+  stop``), each watch's ``ended`` event saying ``interrupted`` or ``terminated``.
 
 The front ends keep only what is theirs: the CLI its display and Ctrl-C, the server its
 media rules, its model queue and its event streams.
@@ -179,17 +181,76 @@ class WatchService:
 
     # Stopping ------------------------------------------------------------------------------------
 
-    def stop_all(self, wait_s: float = 10.0) -> None:
-        """Stop the standing and background watches, waiting up to ``wait_s`` seconds for them to let go."""
-        self.supervisor.stop_all(wait_s)
+    def stop_all(self, wait_s: float = 10.0, reason: str = "stopped") -> None:
+        """Stop the standing and background watches (their ``ended`` events say ``reason``), waiting up to
+        ``wait_s`` seconds for them to let go."""
+        self.supervisor.stop_all(wait_s, reason)
 
     def close(self, drain_s: float = 0.0) -> int:
         """After the watches stopped (:meth:`stop_all`): wait up to ``drain_s`` seconds for the sinks to take what
-        they are owed, and close them; how many deliveries are still owed (they wait in the outbox for the next
-        watch with that sink)."""
+        they are owed, and close them and the store; how many deliveries are still owed (they wait in the outbox
+        for the next watch with that sink)."""
         try:
             if drain_s and self.alerts.workers and not self.alerts.drain(drain_s):
                 return sum(worker.pending() for worker in self.alerts.workers.values())
             return 0
         finally:
             self.alerts.close()
+
+
+# Signals that end a process ---------------------------------------------------------------------
+
+ENDING_SIGNALS = {"SIGINT": "interrupted", "SIGTERM": "terminated"}
+EXIT_STATUS = {"interrupted": 130, "terminated": 143}  # 128 + the signal's number, as a shell reports it
+SIGNAL_DRAIN_S = 5.0  # what a signalled process gives its sinks: well inside docker stop's 10 s
+
+
+class EndingSignals:
+    """SIGINT (Ctrl-C) and SIGTERM (systemd, ``docker stop``) end the watches cleanly, as a context manager.
+
+    The first signal calls ``stop(reason)`` (``interrupted`` or ``terminated``: the ``ended`` events say it)
+    and sets :attr:`reason`; the process then ends its watches, gives its sinks a few seconds and closes the
+    store, and exits with :data:`EXIT_STATUS` [reason]. ``stop`` runs in a signal handler: it should only ask
+    (``Watch.stop``, an event), never wait. A second signal, while that takes its time, raises
+    KeyboardInterrupt; with ``chain`` (a server whose own handlers shut it down) every signal is also passed
+    to the handler that was there before. Off the main thread, or on a system without the signal, nothing
+    is installed.
+    """
+
+    def __init__(self, stop: Callable[[str], None], *, chain: bool = False):
+        self.stop, self.chain = stop, chain
+        self.reason: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> EndingSignals:
+        for name in ENDING_SIGNALS:
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            try:
+                self._previous[number] = signal.signal(number, self._handle)
+            except ValueError:  # not the main thread
+                break
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for number, previous in self._previous.items():
+            with contextlib.suppress(ValueError):  # None: a handler not set from Python, put back as the default
+                signal.signal(number, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()
+
+    @property
+    def exit_status(self) -> int | None:
+        return EXIT_STATUS.get(self.reason) if self.reason else None
+
+    def _handle(self, number: int, frame) -> None:
+        first = self.reason is None
+        if first:
+            self.reason = ENDING_SIGNALS[signal.Signals(number).name]
+            self.stop(self.reason)
+        previous = self._previous.get(number)
+        if self.chain:
+            if callable(previous):
+                previous(number, frame)
+        elif not first:
+            raise KeyboardInterrupt

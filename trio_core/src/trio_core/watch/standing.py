@@ -142,6 +142,10 @@ def read_watches(path: Path, environ: dict[str, str] | None = None) -> dict[str,
             at = where(*_origin(key, name, table)) if key else where("watches", name)
             raise ConfigError(f"{at}: {_sentence(problem)}") from None
         entries[name] = Entry(name, spec, written, secrets)
+        try:  # checked as they will be asked: a plain condition becomes a question, which has a limit
+            conditions_from(spec.conditions)
+        except TrioError as error:
+            raise ConfigError(f"{where(*_origin('conditions', name, table))}: {error}") from None
     return entries
 
 
@@ -233,6 +237,7 @@ class StandingWatch:
         self.retired = False  # replaced by a reload or removed: never started again
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.stop_reason = "stopped"
 
     @property
     def running(self) -> bool:
@@ -241,15 +246,18 @@ class StandingWatch:
     def start(self) -> None:
         if self.running or self.retired:
             return
-        self._stop = threading.Event()
+        self._stop, self.stop_reason = threading.Event(), "stopped"
         self.state, self.error, self.retry_at = "starting", None, None
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"trio-standing-{self.name}")
         self._thread.start()
 
-    def stop(self, wait_s: float | None = None) -> None:
+    def stop(self, wait_s: float | None = None, reason: str = "stopped") -> None:
+        """Stop it (its watch's ``ended`` says ``reason``), waiting up to ``wait_s`` seconds for its thread."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
         self._stop.set()
         if self.watch is not None:
-            self.watch.stop()
+            self.watch.stop(reason)
         if wait_s is not None and self._thread is not None:
             self._thread.join(timeout=wait_s)
 
@@ -325,7 +333,7 @@ class StandingWatch:
                 continue
             self.watch = watch
             if self._stop.is_set():  # stopped while it opened
-                watch.stop()
+                watch.stop(self.stop_reason)
             reason, failure, analysed = self._follow(watch)
             if analysed:  # it ran: the next failure starts the backoff over
                 delay = RETRY_S[0]
@@ -478,12 +486,13 @@ class Supervisor:
             standing.stop(wait_s=wait_s)
         return standing
 
-    def stop_all(self, wait_s: float = 10.0) -> None:
+    def stop_all(self, wait_s: float = 10.0, reason: str = "stopped") -> None:
+        """Stop every watch (their ``ended`` events say ``reason``), waiting up to ``wait_s`` seconds in all."""
         for standing in list(self.watches.values()):
-            standing.stop()
+            standing.stop(reason=reason)
         deadline = time.monotonic() + wait_s
         for standing in list(self.watches.values()):
-            standing.stop(wait_s=max(0.0, deadline - time.monotonic()))
+            standing.stop(wait_s=max(0.0, deadline - time.monotonic()), reason=reason)
 
     def describe(self) -> list[dict[str, Any]]:
         return [standing.describe() for standing in list(self.watches.values())]
