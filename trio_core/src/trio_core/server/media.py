@@ -2,9 +2,9 @@
 
 - ``data:`` URLs are decoded in memory (images) or to a temporary file (videos).
 - ``http(s)`` URLs are fetched with a size cap and a timeout. Their host must resolve to public
-  addresses only, unless private ones are allowed, and the address actually connected to is
-  checked again (a DNS answer that changes between the check and the connection is caught).
-  Redirects are followed by hand, each hop checked the same way.
+  addresses only, unless private ones are allowed, and the connection goes to the address that
+  was checked (:mod:`trio_core.outbound`: no second DNS answer is ever used). Redirects are
+  followed by hand, each hop checked the same way.
 - Anything else is a server-local path, read only under a configured media root, after
   resolving ``..`` and symlinks; outside, or with no roots configured, it is refused (403).
 """
@@ -15,8 +15,6 @@ import base64
 import binascii
 import contextlib
 import io
-import ipaddress
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import ConfigError
+from ..outbound import AddressRefused, Reach, is_public
 from .errors import APIError
 from .settings import ServerSettings
 
@@ -87,51 +87,64 @@ class MediaResolver:
     def fetch(self, url: str, what: str) -> bytes:
         limit = int(self.settings.media_max_mb * 2**20)
         timeout = self.settings.media_timeout_s
-        for _ in range(MAX_REDIRECTS + 1):
-            self.check_host(url, what)
-            try:
-                with httpx.stream("GET", url, timeout=timeout, follow_redirects=False) as response:
-                    self.check_peer(response, url, what)
-                    if response.is_redirect and response.headers.get("location"):
-                        url = urljoin(url, response.headers["location"])
-                        continue
-                    if response.status_code >= 400:
-                        raise APIError(400, f"Fetching the {what} at {url} failed: HTTP {response.status_code}.")
-                    declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > limit:
-                        raise APIError(413, f"The {what} at {url} is larger than {self.settings.media_max_mb:g} MB.")
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > limit:
+        # Each hop's host resolved once, checked, and connected to at that address (trio_core.outbound).
+        with self.reach.http_client(what=f"{what} URL", timeout=timeout, follow_redirects=False) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                self.check_host(url, what, resolve=False)
+                try:
+                    with client.stream("GET", url) as response:
+                        self.check_peer(response, url, what)
+                        if response.is_redirect and response.headers.get("location"):
+                            url = urljoin(url, response.headers["location"])
+                            continue
+                        if response.status_code >= 400:
+                            raise APIError(400, f"Fetching the {what} at {url} failed: HTTP {response.status_code}.")
+                        declared = response.headers.get("content-length")
+                        if declared and declared.isdigit() and int(declared) > limit:
                             raise APIError(
                                 413, f"The {what} at {url} is larger than {self.settings.media_max_mb:g} MB."
                             )
-                    return bytes(body)
-            except httpx.TimeoutException:
-                raise APIError(400, f"Fetching the {what} at {url} timed out after {timeout:g} s.") from None
-            except (httpx.HTTPError, httpx.InvalidURL) as error:
-                raise APIError(400, f"Fetching the {what} at {url} failed: {error}.") from None
+                        body = bytearray()
+                        for chunk in response.iter_bytes():
+                            body += chunk
+                            if len(body) > limit:
+                                raise APIError(
+                                    413, f"The {what} at {url} is larger than {self.settings.media_max_mb:g} MB."
+                                )
+                        return bytes(body)
+                except AddressRefused as error:
+                    raise APIError(403, str(error)) from None
+                except ConfigError as error:  # a host that does not resolve
+                    raise APIError(400, str(error)) from None
+                except httpx.TimeoutException:
+                    raise APIError(400, f"Fetching the {what} at {url} timed out after {timeout:g} s.") from None
+                except (httpx.HTTPError, httpx.InvalidURL) as error:
+                    raise APIError(400, f"Fetching the {what} at {url} failed: {error}.") from None
         raise APIError(400, f"The {what} URL redirects more than {MAX_REDIRECTS} times.")
 
-    def check_host(self, url: str, what: str) -> None:
+    @property
+    def reach(self) -> Reach:
+        """The rule for what this request's URLs may reach (trio_core.outbound)."""
+        return Reach(allow_private=self.settings.allow_private_urls)
+
+    def check_host(self, url: str, what: str, *, resolve: bool = True) -> None:
+        """An http(s) URL whose host resolves to addresses the request may reach (403 otherwise); ``resolve=False``
+        checks only its form (the connection checks the address)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise APIError(400, f"The {what} URL {url!r} is not an http(s) URL.")
-        if self.settings.allow_private_urls:
+        if not resolve:
             return
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)}
-        except (socket.gaierror, ValueError):
+            self.reach.resolve(parts.hostname, port, f"{what} URL")
+        except AddressRefused as error:
+            raise APIError(403, str(error)) from None
+        except (ConfigError, ValueError):
             raise APIError(400, f"The {what} URL's host {parts.hostname!r} does not resolve.") from None
-        for address in addresses:
-            if not is_public(address):
-                raise APIError(
-                    403, f"The {what} URL points at a private, loopback or link-local address ({address}); refused."
-                )
 
     def check_peer(self, response: httpx.Response, url: str, what: str) -> None:
+        """The address actually connected to, checked again (the connection was pinned to a checked one)."""
         if self.settings.allow_private_urls:
             return
         stream = response.extensions.get("network_stream")
@@ -145,15 +158,6 @@ class MediaResolver:
         handle.write(payload)
         handle.flush()
         return Path(handle.name)
-
-
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
-    )
 
 
 def decode_data_url(url: str, what: str) -> bytes:

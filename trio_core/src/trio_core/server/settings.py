@@ -30,7 +30,8 @@ class ServerSettings(BaseSettings):
         default_factory=list, description="Directories whose files requests may name by path (comma-separated)."
     )
     allow_private_urls: bool = Field(
-        False, description="Let media URLs reach private, loopback and link-local addresses."
+        False, description="Let a request's URLs (media, sinks: webhooks, MQTT, Apprise) reach private, loopback, "
+        "link-local and other non-public addresses.",
     )
     wrong_keys_per_minute: int = Field(
         10, ge=1, le=10_000, description="Wrong keys (login or bearer) a client address may send a minute; then 429."
