@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..credentials import masked
 from ..frames import jpeg_bytes
-from ..sinks.base import Delivery, SinkConnection, SinkRejected, find_sink, sink_key
+from ..sinks.base import Delivery, SinkConnection, SinkRejected, check_sink, connect_sink, sink_key, sink_label
 from .event_store import DELIVERY_TTL_S, SEEN_EVERY_S, EventStore
 
 if TYPE_CHECKING:
+    from ..outbound import Reach
     from .events import WatchEvent
 
 log = logging.getLogger("trio.alerts")
@@ -49,7 +50,8 @@ class SinkWorker:
     def __init__(self, alerts: Alerts, url: str, connection: SinkConnection):
         self.alerts, self.connection = alerts, connection
         self.key = sink_key(url)
-        self.label = masked(url)
+        self.label = sink_label(url)
+        self.reach: Reach | None = None  # the rule its connection keeps, where a request opened it
         self.last_error: str | None = None
         self.delivered = 0
         self._wake = threading.Event()
@@ -177,16 +179,21 @@ class Alerts:
             return None
         return f"{self.public_url}/v1/events/{event_id}/snapshot.jpg"
 
-    def sinks(self, urls: list[str]) -> list[SinkWorker]:
+    def sinks(self, urls: list[str], reach: Reach | None = None) -> list[SinkWorker]:
         """The workers for these sink URLs, opened now where they are new: an unknown scheme or an unusable URL
         is a ConfigError here, before any watch starts. A worker stays until the process ends, so that what
-        its outbox still owes goes out after its watches stopped."""
+        its outbox still owes goes out after its watches stopped. With ``reach`` (a request named them), a new
+        worker connects only where ``reach`` allows, and one the process already has must pass it too."""
         workers = []
         with self._lock:
             for url in dict.fromkeys(urls):  # the same URL twice is one sink (in memory only: by the URL itself)
-                if url not in self.workers:
-                    self.workers[url] = SinkWorker(self, url, find_sink(url).connect(url))
-                workers.append(self.workers[url])
+                worker = self.workers.get(url)
+                if worker is None:
+                    worker = self.workers[url] = SinkWorker(self, url, connect_sink(url, reach))
+                    worker.reach = reach
+                elif reach is not None and worker.reach is None:
+                    check_sink(url, reach)
+                workers.append(worker)
         return workers
 
     def for_watch(self, watch: Watched, sinks: list[str]) -> WatchAlerts:

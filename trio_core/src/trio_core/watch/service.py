@@ -40,6 +40,7 @@ from .event_store import EventStore
 from .standing import Supervisor
 
 if TYPE_CHECKING:
+    from ..outbound import Reach
     from ..sdk import AnalysisResult, TrioCore
     from .conditions import Condition
     from .events import WatchEvent
@@ -97,9 +98,10 @@ class WatchService:
 
     # Before a model loads ------------------------------------------------------------------------
 
-    def check_sinks(self, urls: list[str]) -> None:
-        """Open the sinks for ``urls`` now: an unknown scheme or an unusable URL is a ConfigError here."""
-        self.alerts.sinks(list(urls))
+    def check_sinks(self, urls: list[str], reach: Reach | None = None) -> None:
+        """Open the sinks for ``urls`` now: an unknown scheme or an unusable URL is a ConfigError here. ``reach``:
+        a request named them, and they connect only where it allows (an AddressRefused here where they cannot)."""
+        self.alerts.sinks(list(urls), reach)
 
     def check_source(self, engine: TrioCore, target: Any) -> None:
         """Whether ``target`` can be watched with ``engine``'s settings (not loaded yet): its source settings are
