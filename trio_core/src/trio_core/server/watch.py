@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import TrioError
 from ..frames import jpeg_bytes
+from ..outbound import AddressRefused
 from ..sources import uri_scheme
 from ..sources.stream import is_live_http
 from ..watch import Condition, Watch, WatchSettings
@@ -149,10 +150,12 @@ async def start_watch(body: WatchRequest, request: Request):
     if body.name is not None and (body.name in manager.watches or body.name in manager.supervisor.watches):
         raise APIError(409, f"A watch called {body.name!r} already exists: stop it or pick another name.")
     resolver = MediaResolver(state.settings)
-    for sink in body.sinks:
-        if (uri_scheme(sink) or "").lower() in ("http", "https"):  # the server posts there: the media URL rules apply
-            await run_in_threadpool(resolver.check_host, sink.partition("#")[0], "sink")
-    await run_in_threadpool(manager.service.check_sinks, body.sinks)  # an unknown scheme or a bad URL: 400 now
+    # Every sink connects only where a request may reach (trio_core.outbound), pinned to the addresses checked:
+    # a refused receiver is a 403, an unknown scheme or a bad URL a 400, now.
+    try:
+        await run_in_threadpool(manager.service.check_sinks, body.sinks, resolver.reach)
+    except AddressRefused as error:
+        raise APIError(403, str(error)) from None
     target = await run_in_threadpool(watch_target, resolver, body.source)
     cooldown = body.cooldown_s if body.cooldown_s is not None else state.settings.alert_cooldown_s
     settings = WatchSettings(

@@ -45,6 +45,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from ..credentials import masked
 from ..errors import ConfigError, PluginNotFoundError, TrioError
+from ..sinks.base import sink_label
 from .conditions import Condition, conditions_from
 from .engine import Watch
 from .events import WatchEvent
@@ -78,7 +79,7 @@ class Entry:
     def __init__(self, name: str, spec: WatchSpec, written: dict, secrets: set[str] = frozenset()):
         self.name, self.spec = name, spec
         self.label = masked(str(written.get("source", spec.source)))
-        self.sinks = [masked(str(sink)) for sink in written.get("sinks", spec.sinks)]
+        self.sinks = [sink_label(str(sink)) for sink in written.get("sinks", spec.sinks)]
         # The values ${NAME} filled in: whatever shows this watch (listings, errors, logs) never shows them,
         # wherever they sit (a password in a URL's path, an ntfy topic, a webhook's token).
         self.secrets = {secret for secret in secrets if len(secret) >= 3}
