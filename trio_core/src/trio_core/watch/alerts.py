@@ -206,6 +206,7 @@ class Alerts:
                 pruned = self.store.prune()
                 if pruned.events or pruned.snapshots:
                     log.info("%s", pruned.sentence())
+                self.store.end_abandoned_runs()  # a watch of another process that died meanwhile (a server runs on)
             except Exception as error:
                 log.warning("Could not prune the event store: %s", error)
 
