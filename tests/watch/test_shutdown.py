@@ -133,6 +133,41 @@ def test_a_watch_that_ends_while_alerting_tells_its_sinks_the_alert_cleared(tiny
     assert kinds == [("alert", None), ("cleared", "watch ended")]  # a Home Assistant sensor does not stay on
 
 
+def test_a_watch_that_crashes_under_the_supervisor_closes_its_alert(tiny_engine, lingers, tmp_path):
+    """The model fails in a way no watch expects (a bug, not a TrioError) while an alert is on: the supervisor
+    restarts the watch, and the alert it left is closed, not ongoing for ever."""
+    import contextlib
+
+    from tests.watch.test_standing import wait_for
+    from trio_core.watch.alerts import Alerts
+    from trio_core.watch.event_store import EventStore
+    from trio_core.watch.standing import Supervisor
+
+    watches = tmp_path / "watches.toml"
+    watches.write_text(f'[watches.porch]\nsource = "{lingers}"\nconditions = ["{ORANGE}"]\nfps = 4\nclear = 1000\n')
+    answered = []
+
+    @contextlib.contextmanager
+    def turn():  # the model's turn, as the server's queue gives it: the 9th answer breaks
+        answered.append(1)
+        if len(answered) == 9:
+            raise RuntimeError("the model broke")
+        yield tiny_engine
+
+    alerts = Alerts(EventStore(tmp_path / "events"))
+    supervisor = Supervisor(watches, engine=lambda: tiny_engine, alerts=alerts, turn=turn)
+    supervisor.start()
+    try:
+        wait_for(lambda: supervisor.watches["porch"].restarts >= 1)
+    finally:
+        supervisor.stop_all()
+        alerts.close()
+    store = EventStore(tmp_path / "events")
+    first = store.query(limit=None)[-1]
+    assert first["cleared"] is not None and first["end_reason"] == "watch ended"
+    assert store.runs(watch="porch", limit=None)[-1]["reason"] == "error"
+
+
 def test_the_alerts_of_a_killed_watch_are_closed_the_next_time_the_store_opens(lingers, tmp_path):
     events_dir = tmp_path / "events"
     process = start_trio("watch", str(lingers), "-w", ORANGE, *TINY, "--realtime", "--json", *STAYS,
