@@ -182,6 +182,26 @@ def test_the_alerts_of_a_killed_watch_are_closed_the_next_time_the_store_opens(l
     assert run["reason"] == "process died" and run["ended"] is not None
 
 
+def test_a_watch_another_machine_left_open_is_closed_once_it_has_been_silent_for_ten_minutes(tmp_path):
+    """A store shared by machines (a container recreated under a new host name): a process there cannot be asked,
+    so its run counts as dead once it has said nothing for 10 minutes, and not before."""
+    from trio_core.watch.event_store import EventStore
+
+    store = EventStore(tmp_path)
+    now = time.time()
+    with sqlite3.connect(tmp_path / "events.db") as db:  # as trio on the other machine left it
+        for watch, seen in (("gone", now - 3600), ("busy", now - 5)):
+            run = db.execute("INSERT INTO runs (watch, source, started, seen, owner) VALUES (?, 'cam', ?, ?, ?)",
+                             (watch, now - 7200, seen, "another-machine:4242:")).lastrowid  # fmt: skip
+            db.execute("INSERT INTO events (watch, condition, started, data, run_id) VALUES (?, 'door', ?, '{}', ?)",
+                       (watch, now - 7000, run))  # fmt: skip
+    store = EventStore(tmp_path)
+    events = {event["watch"]: event for event in store.query()}
+    assert events["gone"]["end_reason"] == "process died" and events["gone"]["duration_s"] == pytest.approx(3400, abs=1)
+    assert events["busy"]["cleared"] is None  # still running over there, for all this store knows
+    assert {run["watch"]: run["reason"] for run in store.runs()} == {"gone": "process died", "busy": None}
+
+
 def test_trio_watch_config_ends_its_watches_on_sigterm(tmp_path):
     watches = tmp_path / "watches.toml"
     watches.write_text(f'[watches.yard]\nsource = "{PATTERN}"\nconditions = ["{ORANGE}"]\nfps = 4\n')

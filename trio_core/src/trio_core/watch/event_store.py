@@ -42,6 +42,7 @@ log = logging.getLogger("trio.events")
 
 SCHEMA_VERSION = 2
 SEEN_EVERY_S = 30.0  # how often a running watch says it is alive (when a dead process's events ended, to this)
+SILENT_FOR_S = 600.0  # a run of another machine that said nothing for this long: its process died
 MAX_AGE_DAYS = 30.0  # events older than this are pruned
 MAX_SNAPSHOTS_MB = 2048.0  # beyond this total, the oldest snapshots are removed (their events stay)
 DELIVERY_TTL_S = 24 * 3600.0  # a delivery not made in this long is given up
@@ -299,13 +300,18 @@ class EventStore:
             return self._end_open_events(db, run_id, "watch ended", now, event.get("pts"))
 
     def end_abandoned_runs(self) -> int:
-        """Complete the runs of this machine whose process is gone without ending them (``kill -9``, a crash,
-        a power cut), and their open alerts, with ``process died`` at the last moment each was known alive;
-        how many runs. Called whenever the store opens."""
+        """Complete the runs whose process is gone without ending them (``kill -9``, a crash, a power cut), and
+        their open alerts, with ``process died`` at the last moment each was known alive; how many runs. Called
+        whenever the store opens. On this machine a process is asked whether it runs; one on another machine
+        (a container recreated under a new name) is taken for dead once it said nothing for
+        :data:`SILENT_FOR_S`."""
         db = self._db()
-        host = socket.gethostname()
+        host, now = socket.gethostname(), time.time()
         rows = db.execute("SELECT id, seen, owner FROM runs WHERE ended IS NULL").fetchall()
-        dead = [row for row in rows if row["owner"].rsplit(":", 2)[0] == host and not _alive(row["owner"])]
+        dead = [
+            row for row in rows
+            if (not _alive(row["owner"]) if row["owner"].rsplit(":", 2)[0] == host else row["seen"] < now - SILENT_FOR_S)
+        ]  # fmt: skip
         for row in dead:
             with self._write() as db:
                 if db.execute("SELECT ended FROM runs WHERE id = ?", (row["id"],)).fetchone()["ended"] is not None:
