@@ -142,11 +142,11 @@ def read_watches(path: Path, environ: dict[str, str] | None = None) -> dict[str,
             key = str(problem["loc"][0]) if problem["loc"] else None
             at = where(*_origin(key, name, table)) if key else where("watches", name)
             raise ConfigError(f"{at}: {_sentence(problem)}") from None
-        entries[name] = Entry(name, spec, written, secrets)
         try:  # checked as they will be asked: a plain condition becomes a question, which has a limit
             conditions_from(spec.conditions)
         except TrioError as error:
             raise ConfigError(f"{where(*_origin('conditions', name, table))}: {error}") from None
+        entries[name] = Entry(name, spec, written, secrets)
     return entries
 
 
@@ -237,8 +237,8 @@ class StandingWatch:
         self.watch: Watch | None = None
         self.retired = False  # replaced by a reload or removed: never started again
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.stop_reason = "stopped"
+        self._thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
