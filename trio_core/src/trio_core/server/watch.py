@@ -30,6 +30,7 @@ from ..frames import jpeg_bytes
 from ..outbound import AddressRefused
 from ..sources import uri_scheme
 from ..sources.stream import is_live_http
+from ..sources.webcam import NotACaptureDevice, check_requested_device
 from ..watch import Condition, Watch, WatchSettings
 from ..watch.service import WatchService
 from ..watch.standing import Entry, Supervisor, WatchSpec
@@ -210,6 +211,13 @@ def watch_target(resolver: MediaResolver, source: str):
         return source
     if scheme in ("http", "https", "data", "file"):
         return resolver.video(source, what="source")
+    if scheme == "webcam":  # FFmpeg's input devices and filters can read files and URLs: only cameras, test patterns
+        try:
+            check_requested_device(source)
+        except NotACaptureDevice as error:
+            raise APIError(403, str(error)) from None
+        except TrioError as error:
+            raise APIError(400, str(error)) from None
     return source  # rtsp://, webcam://: cameras live on private networks; their source reads them
 
 
@@ -272,14 +280,26 @@ async def events(request: Request, watch: Watch, resolver: MediaResolver):
             room.release()
             yield item
     finally:
-        watch.stop()
+        # Reached when the watch ended, and when the client went (the stream's task is cancelled then). No await
+        # here: a cancelled task's next await raises again, and what follows it would never run (the watch would
+        # stay listed and hold its slot for ever). The producer ends with the frame in progress, recording the
+        # watch's ended event; what was fetched for it is let go of after.
+        watch.stop("client gone")
         with contextlib.suppress(ValueError):  # a producer waiting for room may go on to see the stop
             room.release()
-        await asyncio.gather(producer, return_exceptions=True)
-        state.watches.watches.pop(watch.id, None)
-        state.watches.count()
-        state.watches.hub.removed(watch.id)
-        resolver.__exit__(None, None, None)
+        forget_stream(state.watches, watch.id)
+
+        def done(_) -> None:  # after the watch's ended event: the live view then hears it is gone
+            state.watches.hub.removed(watch.id)
+            resolver.__exit__(None, None, None)
+
+        producer.add_done_callback(done)
+
+
+def forget_stream(manager: WatchManager, watch_id: str) -> None:
+    """A stream's watch no longer counts: out of the listing, its slot free (it may still finish its frame)."""
+    if manager.watches.pop(watch_id, None) is not None:
+        manager.count()
 
 
 @router.get("/v1/watch")
@@ -311,8 +331,8 @@ async def latest_frame(watch_id: str, request: Request):
 
 @router.delete("/v1/watch/{watch_id}")
 async def stop_watch(watch_id: str, request: Request):
-    """Stop a watch: a stream's ends with an ``ended`` event; a background one is gone; a standing one stays
-    listed as ``stopped`` until started again or the file reloaded."""
+    """Stop a watch: a stream's (in any state) is removed at once, and its stream ends with an ``ended`` event; a
+    background one is gone; a standing one stays listed as ``stopped`` until started again or the file reloaded."""
     manager: WatchManager = request.app.state.watches
     standing = manager.supervisor.watches.get(watch_id)
     if standing is not None:
@@ -328,9 +348,10 @@ async def stop_watch(watch_id: str, request: Request):
         return {"id": watch_id, "state": "stopped" if standing.kind == "standing" else "removed"}
     watch = manager.watches.get(watch_id)
     if watch is None:
-        raise APIError(404, f"No watch {watch_id!r} is running.")
-    watch.stop()
-    return {"id": watch_id, "state": "stopping"}
+        raise APIError(404, f"No watch {watch_id!r}.")
+    watch.stop()  # its stream says ended (reason stopped) after the frame in progress, then closes
+    forget_stream(manager, watch_id)
+    return {"id": watch_id, "state": "removed"}
 
 
 @router.post("/v1/watch/{watch_id}/start")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,18 @@ if TYPE_CHECKING:
 # The capture API FFmpeg calls each platform's cameras by.
 PLATFORM_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}
 DEVICE_OPTIONS = ("video_size", "framerate", "input_format", "pixel_format")
+
+# What a request over HTTP may have FFmpeg's lavfi device make: test patterns and filters that read no file and
+# open no URL (``movie=``, ``amovie=``, ``sendcmd=f=``, ``drawtext=textfile=``, ``zmq`` ... do, so they are not here).
+# An allow-list, not a deny-list: a filter FFmpeg adds tomorrow is refused until someone reads what it opens.
+LAVFI_PATTERNS = frozenset({
+    "testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "yuvtestsrc", "pal75bars", "pal100bars",
+    "color", "allrgb", "allyuv", "mandelbrot", "nullsrc",
+})  # fmt: skip
+LAVFI_FILTERS = frozenset({"realtime", "scale", "fps", "format", "hflip", "vflip", "transpose", "setpts", "noise"})
+# Nothing that quotes, escapes, labels pads or starts a second chain: the graph splits on ',' exactly as FFmpeg's does.
+_LAVFI_FILTER = re.compile(r"^(?P<name>[a-z0-9_]+)(=[A-Za-z0-9_.:=/+-]*)?$")
+_V4L2_NODE = re.compile(r"^/dev/video\d+$")
 
 
 class WebcamSettings(LiveSettings):
@@ -87,6 +100,45 @@ def parse_webcam(target: str, settings: WebcamSettings | None = None) -> Device:
     if container_format == "avfoundation" and index is not None:
         return Device("avfoundation", f"{index}:none", options, index)
     return Device(container_format, name, options, index)
+
+
+class NotACaptureDevice(MediaError):
+    """A ``webcam://`` target a remote request may not open: it names a file, a URL or an FFmpeg format or filter
+    outside the allow-list (see :func:`check_requested_device`)."""
+
+
+def check_requested_device(target: str) -> Device:
+    """The device of a ``webcam://`` target named by a request over HTTP, or :class:`NotACaptureDevice`.
+
+    FFmpeg's input formats and filters can read any file (``?format=image2``, ``movie=``) and open URLs, so a
+    request may name only a capture device of the platform's API (``/dev/videoN`` on Linux, a number or a
+    device name elsewhere) or a lavfi test pattern made of :data:`LAVFI_PATTERNS` and :data:`LAVFI_FILTERS`.
+    A local user (the CLI, the watches file) keeps FFmpeg's full freedom.
+    """
+    device = parse_webcam(target)
+    label = target.partition("?")[0]
+    if device.format == "lavfi":
+        filters = device.file.split(",")
+        for position, text in enumerate(filters):
+            match = _LAVFI_FILTER.match(text)
+            allowed = LAVFI_PATTERNS if position == 0 else LAVFI_FILTERS
+            if match is None or match["name"] not in allowed:
+                raise NotACaptureDevice(
+                    f"'{label}' asks FFmpeg's lavfi device for more than a test pattern: over HTTP it makes only "
+                    f"{', '.join(sorted(LAVFI_PATTERNS))}, followed by {', '.join(sorted(LAVFI_FILTERS))}."
+                )
+        return device
+    if device.format != platform_format():
+        raise NotACaptureDevice(
+            f"'{label}' asks for FFmpeg's {device.format!r} input, which can read files: over HTTP a webcam source "
+            f"names a camera of this machine ({platform_format()}) or a lavfi test pattern."
+        )
+    if device.format == "v4l2" and not _V4L2_NODE.match(device.file):
+        raise NotACaptureDevice(
+            f"'{label}' is not a capture device: over HTTP a webcam source names a camera as webcam://N or "
+            "webcam:///dev/videoN."
+        )
+    return device
 
 
 class WebcamSource(FrameSource):
