@@ -234,3 +234,18 @@ def rotate_mp4(source: str | Path, destination: str | Path) -> Path:
     destination = Path(destination)
     destination.write_bytes(bytes(data))
     return destination
+
+
+def declared_png(width: int, height: int) -> bytes:
+    """A real, valid PNG of ``width`` x ``height`` black pixels (1 bit each) that is a few KB on disk: what a
+    decompression bomb looks like. Written a row at a time, never holding the bitmap."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter type 0, then the bits
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")

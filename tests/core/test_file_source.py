@@ -337,3 +337,21 @@ def test_an_unreadable_file_fails_when_opened_not_when_iterated(tmp_path):
     (tmp_path / "noise.mkv").write_bytes(os.urandom(4096))
     with pytest.raises(MediaError):
         open_media_file(tmp_path / "noise.mkv", FULL_SIZE)
+
+
+def test_a_jpeg_larger_than_the_pixel_cap_is_decoded_reduced_and_other_images_are_refused(tmp_path):
+    from PIL import Image
+
+    from trio_core.frames import TooManyPixels, read_image
+    from trio_core.sources.files import FileSource
+
+    big = tmp_path / "big.jpg"
+    Image.new("L", (6000, 4000), 128).save(big, quality=50)  # 24 megapixels
+    with read_image(str(big), "'big.jpg'", max_pixels=16_000_000) as image:
+        assert image.size == (3000, 2000)  # DCT-scaled while decoding: the full bitmap was never held
+    frames = FileSource().open(str(big), SamplingPlan(max_side=640, max_pixels=16_000_000))
+    assert frames[0].image.shape == (426, 640, 3)
+    png = tmp_path / "big.png"
+    Image.new("L", (6000, 4000), 128).save(png)
+    with pytest.raises(TooManyPixels, match=r"'.*big.png' is 6000x4000 \(24 megapixels\), more than trio decodes"):
+        FileSource().open(str(png), SamplingPlan(max_pixels=16_000_000))

@@ -2,16 +2,23 @@
 capture devices that would read files or URLs, streamed watches dropped half-way, images that declare more pixels
 than they hold, errors that would show the server's own paths."""
 
+import base64
+import concurrent.futures
 import http.server
 import json
 import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from tests.media import declared_png
 from tests.server.conftest import DEMO
 
 ORANGE = [{"id": "orange", "question": "Is there an orange square?"}]
@@ -132,3 +139,72 @@ def test_deleting_a_streamed_watch_removes_it_at_once(probed):
             if event.event == "ended":
                 reason = data["reason"]
     assert kinds[0] == "started" and kinds[-1] == "ended" and reason == "stopped"
+
+
+def rss_peak_kb(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM), in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1])
+
+
+def one_sentence(answer: httpx.Response, status: int) -> str:
+    assert answer.status_code == status, answer.text
+    message = answer.json()["error"]["message"]
+    assert message.count(". ") == 0 and "Traceback" not in message, message
+    return message
+
+
+def test_images_that_declare_more_pixels_than_the_cap_are_refused_before_decoding(probed):
+    bomb = declared_png(12000, 12000)  # 17 KB on the wire, 430 MB decoded as RGB
+    (probed.media / "bomb.png").write_bytes(bomb)
+    (probed.media / "huge.png").write_bytes(declared_png(30000, 30000))  # past even Pillow's own ceiling
+    inline = "data:image/png;base64," + base64.b64encode(bomb).decode()
+    chat = {"model": "trio-tiny", "max_tokens": 2, "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": inline}}]}]}  # fmt: skip
+
+    def post(path: str, **kwargs) -> httpx.Response:
+        return httpx.post(probed.url + path, headers=probed.user, timeout=120, **kwargs)
+
+    before = rss_peak_kb(probed.process.pid)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:  # six at once, as the probe sent them
+        answers = list(pool.map(lambda _: post("/v1/chat/completions", json=chat), range(6)))
+    growth_mb = (rss_peak_kb(probed.process.pid) - before) / 1024
+    print(f"peak RSS growth of the server for 6 concurrent 12000x12000 PNGs: {growth_mb:.0f} MB")
+    assert growth_mb < 200  # each would be 430 MB decoded
+    for answer in answers:
+        assert "12000x12000" in one_sentence(answer, 413)
+    assert "12000x12000" in one_sentence(post("/analyze-frame", json={"frame_b64": inline, "question": "Hi?"}), 413)
+    files = {"frames": ("bomb.png", bomb, "image/png")}
+    assert "12000x12000" in one_sentence(post("/v1/frames/analyze", files=files, data={"prompt": "Hi?"}), 413)
+    for name in ("bomb.png", "huge.png"):
+        message = one_sentence(post("/v1/video/analyze", json={"video": name, "prompt": "Hi?"}), 413)
+        assert name in message and str(probed.media) not in message
+        body = {"source": name, "conditions": ORANGE}
+        message = one_sentence(post("/v1/watch", json=body), 413)
+        assert name in message and str(probed.media) not in message
+
+
+def test_the_cli_refuses_such_an_image_in_one_sentence(tmp_path):
+    path = tmp_path / "huge.png"
+    path.write_bytes(declared_png(30000, 30000))
+    trio = Path(sys.executable).with_name("trio")
+    done = subprocess.run(
+        [str(trio), "analyze", str(path), "-q", "What is this?", "--model", "trio-tiny"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "DecompressionBomb" not in done.stderr, done.stderr
+    assert "huge.png" in done.stderr and "pixels" in done.stderr
+
+
+def test_errors_name_what_the_client_sent_never_the_server_s_files(probed):
+    broken = (DEMO / "moving.mp4").read_bytes()[:3000]  # a truncated video
+    (probed.media / "broken.mp4").write_bytes(broken)
+    inline = "data:video/mp4;base64," + base64.b64encode(broken).decode()
+    for video in (inline, "broken.mp4"):
+        answer = httpx.post(probed.url + "/v1/video/analyze", json={"video": video, "prompt": "Hi?"},
+                            headers=probed.user, timeout=120)  # fmt: skip
+        assert answer.status_code == 400, answer.text
+        message = answer.json()["error"]["message"]
+        assert tempfile.gettempdir() not in message and str(probed.media) not in message, message
+        assert ("broken.mp4" if video == "broken.mp4" else "the video") in message, message

@@ -88,6 +88,11 @@ class EngineConfig(BaseSettings):
     max_side: int = Field(
         640, ge=28, le=3840, description="Frames are scaled down at decode time so their longer side fits."
     )
+    max_pixels: int = Field(
+        4096 * 4096, ge=28 * 28, le=2**31 - 1,  # frames.MAX_PIXELS (config imports no numpy)
+        description="Largest picture decoded, width x height (an image or a video's frames): larger ones are refused "
+        "before decoding, a larger JPEG is decoded reduced when that fits.",
+    )  # fmt: skip
 
     # Frame filters.
     filter_settings: dict[str, dict[str, Any]] = Field(

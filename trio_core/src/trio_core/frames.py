@@ -8,8 +8,16 @@ else needs it: an alert's snapshot, an event's ``jpeg_b64``, a remote backend's 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import IO
 
 import numpy as np
+
+from .errors import MediaError
+
+# The most pixels trio decodes one picture into (an image, or a video's frame): 4096 x 4096, a 4K-class frame with
+# room for a 12-megapixel photo. A file declares its size in a few bytes; a 17 KB PNG can declare 12000 x 12000,
+# which decoded is 430 MB: the size is checked before decoding (EngineConfig.max_pixels sets it).
+MAX_PIXELS = 4096 * 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,10 +70,51 @@ class SamplingPlan:
     min_frames: int = 2
     max_frames: int = 16
     max_side: int | None = 640
+    max_pixels: int = MAX_PIXELS  # larger pictures are refused before they are decoded (see check_pixels)
 
     @classmethod
     def from_config(cls, config) -> SamplingPlan:
-        return cls(fps=config.fps, min_frames=config.min_frames, max_frames=config.max_frames, max_side=config.max_side)
+        return cls(
+            fps=config.fps, min_frames=config.min_frames, max_frames=config.max_frames, max_side=config.max_side,
+            max_pixels=config.max_pixels,
+        )  # fmt: skip
+
+
+class TooManyPixels(MediaError):
+    """A picture that declares more pixels than trio decodes (a server answers 413)."""
+
+
+def check_pixels(width: int, height: int, max_pixels: int, label: str) -> None:
+    """Refuse, before decoding, a picture larger than ``max_pixels``: one sentence saying what to do."""
+    if width * height > max_pixels:
+        raise TooManyPixels(
+            f"{label} is {width}x{height} ({width * height / 1e6:.0f} megapixels), more than trio decodes "
+            f"({max_pixels / 1e6:.1f}): send it smaller, or raise max_pixels (TRIO_MAX_PIXELS)."
+        )
+
+
+def read_image(file: str | IO[bytes], label: str, max_pixels: int = MAX_PIXELS):
+    """Open and decode an image with Pillow, never holding more than ``max_pixels`` of it: its declared size is
+    checked first; a larger JPEG is decoded reduced (DCT scaling, 1/2 to 1/8) where that brings it under the cap, and
+    anything else larger is :class:`TooManyPixels`. Returns the PIL image, loaded; other unreadable data raises
+    Pillow's own errors for the caller to word."""
+    from PIL import Image
+
+    try:
+        image = Image.open(file)  # reads the header only
+    except Image.DecompressionBombError:  # Pillow's own ceiling, twice its warning size: far above ours
+        raise TooManyPixels(f"{label} declares more pixels than Pillow will decode: send it smaller.") from None
+    width, height = image.size
+    if width * height > max_pixels and image.format == "JPEG":
+        for divisor in (2, 4, 8):
+            if (width // divisor) * (height // divisor) <= max_pixels:
+                image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", (width // divisor, height // divisor))
+                break
+    if image.size[0] * image.size[1] > max_pixels:
+        image.close()
+        check_pixels(width, height, max_pixels, label)  # raises, with the size the file declares
+    image.load()
+    return image
 
 
 def fit_within(width: int, height: int, max_side: int | None) -> tuple[int, int]:

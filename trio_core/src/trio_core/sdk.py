@@ -185,7 +185,10 @@ class TrioCore:
         return SamplingPlan.from_config(self.config)
 
     def frame_plan(self) -> SamplingPlan:
-        return SamplingPlan(fps=self.config.fps, min_frames=1, max_frames=1, max_side=self.config.max_side)
+        return SamplingPlan(
+            fps=self.config.fps, min_frames=1, max_frames=1, max_side=self.config.max_side,
+            max_pixels=self.config.max_pixels,
+        )  # fmt: skip
 
     def _stream(self, target, question, plan, settings) -> Iterator[str | AnalysisResult]:
         started = time.perf_counter()

@@ -49,7 +49,7 @@ async def analyze_frame(body: FrameQuestion, request: Request) -> FrameAnswer:
     def read():
         text = body.frame_b64
         payload = decode_data_url(text, "frame") if text.startswith("data:") else decode_base64(text, "frame")
-        return engine.read_frame(open_image(payload, "frame"))
+        return engine.read_frame(open_image(payload, "frame", engine.config.max_pixels))
 
     clip = await run_in_threadpool(read)
     settings = state.settings.answer_settings(max_tokens=body.max_tokens, yes_no=True)
@@ -89,7 +89,7 @@ async def analyze_video(body: VideoQuestion, request: Request):
     plan = clamped_plan(state.settings, engine.config, fps=body.fps, max_frames=body.max_frames, max_side=body.max_side)
 
     def read() -> Clip:
-        with MediaResolver(state.settings) as resolver:
+        with MediaResolver(state.settings, engine.config.max_pixels) as resolver:
             return read_clip(resolver.video(body.video), plan, engine.config)
 
     clip = await run_in_threadpool(read)
@@ -117,7 +117,7 @@ async def analyze_frames(
     started = time.perf_counter()
 
     def read() -> Clip:
-        images = [open_image(data, f"frame {i + 1}") for i, data in enumerate(uploads)]
+        images = [open_image(data, f"frame {i + 1}", engine.config.max_pixels) for i, data in enumerate(uploads)]
         clip_frames = frames_of_images(engine, images, plan.max_frames, plan.fps)
         # The caller chose these frames: they are thinned to the server's limit, never filtered as a clip.
         metrics = Metrics(frames_in=len(images), frames_used=len(clip_frames))
@@ -132,7 +132,10 @@ def clamped_plan(settings, config, *, fps, max_frames, max_side) -> SamplingPlan
     """The request's sampling, within the server's limits (frame count and size are clamped, not refused)."""
     most = min(max_frames or config.max_frames, settings.request_max_frames)
     side = min(max_side or config.max_side, settings.request_max_side)
-    return SamplingPlan(fps=fps or config.fps, min_frames=min(config.min_frames, most), max_frames=most, max_side=side)
+    return SamplingPlan(
+        fps=fps or config.fps, min_frames=min(config.min_frames, most), max_frames=most, max_side=side,
+        max_pixels=config.max_pixels,
+    )  # fmt: skip
 
 
 async def respond(request: Request, clip: Clip, prompt: str, settings: dict, stream: bool):

@@ -210,7 +210,7 @@ async def chat_completions(body: ChatRequest, request: Request):
     reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     app.host.check_capacity()
     kept = KeptMedia(app.media_ids, caller_of(request.headers.get("authorization")))
-    with MediaResolver(app.settings) as resolver:  # media are read before the model's turn, and checked
+    with MediaResolver(app.settings, engine.config.max_pixels) as resolver:  # read before the model's turn, checked
         messages = await run_in_threadpool(
             to_messages, engine, resolver, body.messages, app.settings.request_max_frames, kept
         )

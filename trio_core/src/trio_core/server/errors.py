@@ -22,6 +22,7 @@ from ..errors import (
     PluginNotFoundError,
     TrioError,
 )
+from ..frames import TooManyPixels
 
 log = logging.getLogger("trio.server")
 
@@ -59,6 +60,8 @@ def error_response(status: int, message: str, *, param=None, code=None, headers=
 
 def status_of(error: TrioError) -> int:
     """The HTTP status for an error the engine raised while serving a request."""
+    if isinstance(error, TooManyPixels):  # media larger than the server decodes: the request is too large
+        return 413
     if isinstance(error, MediaError | ConfigError | IncompatibleOptimizerError | PluginNotFoundError):
         return 400
     if isinstance(error, ModelLoadError):

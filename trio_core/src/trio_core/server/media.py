@@ -23,7 +23,9 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import ConfigError
+from ..credentials import masked
+from ..errors import ConfigError, TrioError
+from ..frames import MAX_PIXELS, TooManyPixels, read_image
 from ..outbound import AddressRefused, Reach, is_public
 from .errors import APIError
 from .settings import ServerSettings
@@ -34,33 +36,49 @@ MAX_REDIRECTS = 3
 class MediaResolver:
     """Turns the media references of one request into what the engine reads; cleans up after it."""
 
-    def __init__(self, settings: ServerSettings):
+    def __init__(self, settings: ServerSettings, max_pixels: int = MAX_PIXELS):
         self.settings = settings
+        self.max_pixels = max_pixels  # the engine's: an image sent inline is decoded here, under the same cap
+        self.names: dict[str, str] = {}  # each server path handed out -> the client's own name for it
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> MediaResolver:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind=None, error=None, traceback=None) -> None:
         self._stack.close()
+        # An error from reading what was handed out names the server's file (a temporary one, a path under a
+        # media root): the client reads the name it gave instead.
+        if isinstance(error, TrioError | APIError) and error.args and isinstance(error.args[0], str):
+            words = self.in_client_words(error.args[0])
+            error.args = (words, *error.args[1:])
+            if isinstance(error, APIError):
+                error.message = self.in_client_words(error.message)
+
+    def in_client_words(self, text: str) -> str:
+        """``text`` with every server path this resolver handed out replaced by the client's name for it."""
+        for path, name in sorted(self.names.items(), key=lambda item: -len(item[0])):  # longest first
+            text = text.replace(path, name)
+        return text
 
     def image(self, reference: str, *, what: str = "image"):
         """A PIL image (data URL) or a file path (URL, local path) for one image."""
         if reference.startswith("data:"):
             payload = decode_data_url(reference, what)
-            return open_image(payload, what)
+            return open_image(payload, what, self.max_pixels)
         return self.file(reference, what=what)
 
     def video(self, reference: str, *, what: str = "video") -> Path:
         """A file path for one video."""
         if reference.startswith("data:"):
-            return self._temporary(decode_data_url(reference, what), suffix=".mp4")
+            return self._temporary(decode_data_url(reference, what), suffix=".mp4", name=f"the {what}")
         return self.file(reference, what=what)
 
     def file(self, reference: str, *, what: str) -> Path:
         scheme = urlsplit(reference).scheme.lower()
         if scheme in ("http", "https"):
-            return self._temporary(self.fetch(reference, what), suffix=Path(urlsplit(reference).path).suffix)
+            suffix = Path(urlsplit(reference).path).suffix
+            return self._temporary(self.fetch(reference, what), suffix=suffix, name=masked(reference))
         if scheme == "file":
             return self.local_path(urlsplit(reference).path, what)
         if scheme and len(scheme) > 1:  # "c:" is a Windows drive, not a scheme
@@ -79,6 +97,7 @@ class MediaResolver:
                 if any(real.is_relative_to(root) for root in roots):
                     if not real.is_file():
                         raise APIError(404, f"No {what} at {reference!r} under the media roots.")
+                    self.names[str(real)] = reference
                     return real
         except (ValueError, OSError):  # a NUL byte, a name too long, a loop of links
             raise APIError(400, f"The {what} path {reference!r} is not a usable path.") from None
@@ -152,9 +171,10 @@ class MediaResolver:
         if peer and not is_public(peer[0]):
             raise APIError(403, f"The {what} URL connected to a private address ({peer[0]}); refused.")
 
-    def _temporary(self, payload: bytes, *, suffix: str) -> Path:
+    def _temporary(self, payload: bytes, *, suffix: str, name: str) -> Path:
         # Closed (and so deleted) with the resolver, when the request is done with the media.
         handle = self._stack.enter_context(tempfile.NamedTemporaryFile(suffix=suffix or ".bin"))  # noqa: SIM115
+        self.names[handle.name] = name
         handle.write(payload)
         handle.flush()
         return Path(handle.name)
@@ -174,11 +194,13 @@ def decode_base64(data: str, what: str) -> bytes:
         raise APIError(400, f"The {what} is not valid base64.") from None
 
 
-def open_image(payload: bytes, what: str) -> Image.Image:
+def open_image(payload: bytes, what: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """An image sent inline, decoded only if its declared size is within ``max_pixels`` (else 413)."""
     try:
-        image = Image.open(io.BytesIO(payload))
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+        image = read_image(io.BytesIO(payload), f"The {what}", max_pixels)
+    except TooManyPixels as error:
+        raise APIError(413, str(error)) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise APIError(400, f"The {what} is not an image trio can read (JPEG, PNG, WebP, ...).") from None
     return image.convert("RGB")
 

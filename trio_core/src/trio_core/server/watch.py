@@ -150,30 +150,34 @@ async def start_watch(body: WatchRequest, request: Request):
                        headers={"Retry-After": "30"})  # fmt: skip
     if body.name is not None and (body.name in manager.watches or body.name in manager.supervisor.watches):
         raise APIError(409, f"A watch called {body.name!r} already exists: stop it or pick another name.")
-    resolver = MediaResolver(state.settings)
+    resolver = MediaResolver(state.settings, engine.config.max_pixels)
     # Every sink connects only where a request may reach (trio_core.outbound), pinned to the addresses checked:
     # a refused receiver is a 403, an unknown scheme or a bad URL a 400, now.
     try:
         await run_in_threadpool(manager.service.check_sinks, body.sinks, resolver.reach)
     except AddressRefused as error:
         raise APIError(403, str(error)) from None
-    target = await run_in_threadpool(watch_target, resolver, body.source)
     cooldown = body.cooldown_s if body.cooldown_s is not None else state.settings.alert_cooldown_s
     settings = WatchSettings(
         **body.model_dump(include={"fps", "confirm", "clear", "window", "threshold", "realtime", "max_tokens"}),
         cooldown_s=cooldown,
         max_side=min(body.max_side or engine.config.max_side, state.settings.request_max_side),
     )
-    if body.background:
-        return await start_background(manager, body, target, settings, resolver)
-    loop = asyncio.get_running_loop()
-    # Opened now: no source for it, nothing listening, a refused password are a 4xx, not an event in the stream.
-    watch = await run_in_threadpool(
-        lambda: manager.service.start(
-            engine, target, body.conditions, settings, name=body.name, label=body.source,
-            turn=model_turn(state.host, loop), on_answer=state.telemetry.answered, sinks=body.sinks,
-        )
-    )  # fmt: skip
+    try:
+        target = await run_in_threadpool(watch_target, resolver, body.source)
+        if body.background:
+            return await start_background(manager, body, target, settings, resolver)
+        loop = asyncio.get_running_loop()
+        # Opened now: no source for it, nothing listening, a refused password are a 4xx, not an event in the stream.
+        watch = await run_in_threadpool(
+            lambda: manager.service.start(
+                engine, target, body.conditions, settings, name=body.name, label=body.source,
+                turn=model_turn(state.host, loop), on_answer=state.telemetry.answered, sinks=body.sinks,
+            )
+        )  # fmt: skip
+    except BaseException as error:  # what was fetched goes, and the error names what the client sent
+        resolver.__exit__(type(error), error, error.__traceback__)
+        raise
     return StreamingResponse(events(request, watch, resolver), media_type="text/event-stream")
 
 
@@ -182,22 +186,16 @@ async def start_background(manager: WatchManager, body: WatchRequest, target, se
 
     name = body.name or uuid.uuid4().hex[:12]
     spec = WatchSpec(source=str(target), conditions=body.conditions, sinks=body.sinks, **settings.model_dump())
+    # Opened once now, as a stream's watch is: no source for it or a refused password is a 4xx, not a state (the
+    # caller lets go of the resolver if this fails).
+    engine = manager.app.state.host.ready_engine()
+    # Then let go of it: the supervisor's watch opens its own (a webcam is one device, a camera counts connections).
+    await run_in_threadpool(lambda: manager.service.probe(engine, target, body.conditions, settings, label=body.source))
+    entry = Entry(name, spec, {"source": body.source, "sinks": body.sinks})
     try:
-        # Opened once now, as a stream's watch is: no source for it or a refused password is a 4xx, not a state.
-        engine = manager.app.state.host.ready_engine()
-        # Then let go of it: the supervisor's watch opens its own (a webcam is one device, a camera counts
-        # connections).
-        await run_in_threadpool(
-            lambda: manager.service.probe(engine, target, body.conditions, settings, label=body.source)
-        )
-        entry = Entry(name, spec, {"source": body.source, "sinks": body.sinks})
-        try:
-            standing = await run_in_threadpool(manager.supervisor.add, entry)
-        except TrioError:  # the name was taken meanwhile
-            raise APIError(409, f"A watch called {name!r} already exists: stop it or pick another name.") from None
-    except BaseException:
-        resolver.__exit__(None, None, None)
-        raise
+        standing = await run_in_threadpool(manager.supervisor.add, entry)
+    except TrioError:  # the name was taken meanwhile
+        raise APIError(409, f"A watch called {name!r} already exists: stop it or pick another name.") from None
     manager.resolvers[name] = resolver
     manager.count()
     return JSONResponse(standing.describe(), status_code=201)

@@ -12,7 +12,7 @@ from urllib.request import url2pathname
 import numpy as np
 
 from ..errors import MediaError
-from ..frames import Frame, SamplingPlan, fit_within
+from ..frames import Frame, SamplingPlan, TooManyPixels, fit_within, read_image
 from .base import FrameSource
 from .unreadable import check_file, unreadable_message
 from .video import VideoFrames
@@ -28,11 +28,13 @@ def _read_image(path: Path, plan: SamplingPlan, label: str) -> Frame | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            if getattr(image, "is_animated", False):
+        with Image.open(path) as header:  # the header only: an animation is read as a video
+            if getattr(header, "is_animated", False):
                 return None
-            image.load()
+        with read_image(path, f"'{label}'", plan.max_pixels) as image:
             return Frame(image=fit_image(image, plan.max_side), timestamp=0.0, index=0)
+    except Image.DecompressionBombError:
+        raise TooManyPixels(f"'{label}' declares more pixels than Pillow will decode: send it smaller.") from None
     except UnidentifiedImageError:
         raise MediaError(unreadable_message(path, label)) from None
     except (OSError, SyntaxError, ValueError) as exc:  # PIL reports truncated and damaged data this way

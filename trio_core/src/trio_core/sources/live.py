@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import MediaError
-from ..frames import Frame, SamplingPlan, SourceNotice, scale_arguments
+from ..frames import Frame, SamplingPlan, SourceNotice, TooManyPixels, check_pixels, scale_arguments
 
 
 class LiveSettings(BaseModel):
@@ -148,7 +148,7 @@ class LiveFrames:
                             return
                     reason = "the stream ended"
                 except MediaError as error:
-                    if isinstance(error, Refused):
+                    if isinstance(error, Refused | TooManyPixels):  # the same again after a reconnect
                         raise
                     if not self.settings.reconnect:
                         raise MediaError(f"{error}, and reconnect is off: the watch ends.") from None
@@ -195,6 +195,9 @@ class LiveFrames:
 
         stream = opened.stream
         interval = 1.0 / self.plan.fps
+        declared = stream.codec_context
+        if declared.width and declared.height:  # refused before a frame of it is decoded
+            check_pixels(declared.width, declared.height, self.plan.max_pixels, f"'{self.label}'")
 
         def now() -> float:  # seconds since the input opened, never before a frame already given
             elapsed = time.monotonic() - self._started
@@ -219,6 +222,7 @@ class LiveFrames:
                 due = t + interval if due is None or t - due > interval else due + interval
                 if size != (frame.width, frame.height):  # a camera may change its resolution mid-stream
                     size = (frame.width, frame.height)
+                    check_pixels(*size, self.plan.max_pixels, f"'{self.label}'")
                     scale = scale_arguments(frame.width, frame.height, self.plan.max_side)
                 image = frame.to_ndarray(format="rgb24", **scale)
                 self._last_time = t

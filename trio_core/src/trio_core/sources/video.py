@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import MediaError
-from ..frames import Frame, SamplingPlan, scale_arguments
+from ..frames import Frame, SamplingPlan, check_pixels, scale_arguments
 from ..sampling import sample_timestamps
 from .unreadable import damaged_message, os_error_message, undecodable_message, unreadable_message
 
@@ -72,6 +72,7 @@ class VideoFrames:
             stream = _video_stream(container, self.label)
             self._stream_index = stream.index
             self.info, self._start, self._sequential = self._probe(container, stream)
+            check_pixels(self.info.width, self.info.height, plan.max_pixels, f"'{self.label}'")  # before decoding any
             self._constant_rate = _constant_rate(stream)
             _check_complete(stream, self.path, self.label)
         except av.FFmpegError as exc:

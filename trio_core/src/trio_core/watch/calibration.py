@@ -58,7 +58,7 @@ def pick_max_side(
         # A new picture every call (the square moves): a prefix cache (kvreuse) must not answer from memory.
         square = synthetic_frames(16, side)[next(calls) % 16]
         image = square[: side * 9 // 16 // 2 * 2]  # a 16:9 camera frame
-        plan = SamplingPlan(fps=1.0, min_frames=1, max_frames=1, max_side=side)
+        plan = SamplingPlan(fps=1.0, min_frames=1, max_frames=1, max_side=side, max_pixels=engine.config.max_pixels)
         clip = Clip([Frame(image, 0.0, 0)], plan, Metrics(frames_in=1, frames_used=1), 0.0)
         started = time.perf_counter()
         engine.analyze_frame_each(clip, questions, yes_no=True, max_tokens=max_tokens)

@@ -267,7 +267,10 @@ class Watch:
 
     def _plan(self) -> SamplingPlan:
         side = self.settings.max_side or self.engine.config.max_side
-        return SamplingPlan(fps=self.settings.fps, min_frames=1, max_frames=10_000_000, max_side=side)
+        return SamplingPlan(
+            fps=self.settings.fps, min_frames=1, max_frames=10_000_000, max_side=side,
+            max_pixels=self.engine.config.max_pixels,
+        )  # fmt: skip
 
     def _filters(self):
         from ..filters import enabled_filters
