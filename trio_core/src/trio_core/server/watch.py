@@ -29,7 +29,7 @@ from ..errors import TrioError
 from ..frames import jpeg_bytes
 from ..outbound import AddressRefused
 from ..sources import uri_scheme
-from ..sources.stream import is_live_http
+from ..sources.stream import PinnedURL, is_hls, is_live_http
 from ..sources.webcam import NotACaptureDevice, check_requested_device
 from ..watch import Condition, Watch, WatchSettings
 from ..watch.service import WatchService
@@ -186,6 +186,8 @@ async def start_background(manager: WatchManager, body: WatchRequest, target, se
 
     name = body.name or uuid.uuid4().hex[:12]
     spec = WatchSpec(source=str(target), conditions=body.conditions, sinks=body.sinks, **settings.model_dump())
+    if isinstance(target, PinnedURL):  # the spec's plain string would be read unpinned, by FFmpeg
+        spec.source = target
     # Opened once now, as a stream's watch is: no source for it or a refused password is a 4xx, not a state (the
     # caller lets go of the resolver if this fails).
     engine = manager.app.state.host.ready_engine()
@@ -204,9 +206,13 @@ async def start_background(manager: WatchManager, body: WatchRequest, target, se
 def watch_target(resolver: MediaResolver, source: str):
     """What the frame source opens: a checked local path, a fetched http(s) video, or a plugin's URI as it is."""
     scheme = (uri_scheme(source) or "").lower()
-    if scheme in ("http", "https") and is_live_http(source):
-        resolver.check_host(source, what="source")  # a live MJPEG or HLS stream is read, not downloaded
-        return source
+    if scheme in ("http", "https") and is_live_http(source):  # a live stream is read, not downloaded
+        if is_hls(source) and not resolver.settings.allow_private_urls:  # its segments may be on any host
+            raise APIError(403, "A request may not watch an HLS playlist, whose segments FFmpeg would fetch from "
+                           "hosts trio cannot check first: use an MJPEG or rtsp:// URL (or the server's watches file, "
+                           "or --allow-private-urls).")  # fmt: skip
+        resolver.check_host(source, what="source")
+        return source if is_hls(source) else PinnedURL(source, resolver.reach)  # MJPEG: trio reads it, pinned
     if scheme in ("http", "https", "data", "file"):
         return resolver.video(source, what="source")
     if scheme == "webcam":  # FFmpeg's input devices and filters can read files and URLs: only cameras, test patterns

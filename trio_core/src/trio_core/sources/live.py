@@ -64,31 +64,45 @@ class Opened:
 
     container: object
     stream: object
+    reader: object | None = None  # a file-like input trio reads for FFmpeg (a pinned connection): closed with it
 
     @classmethod
     def input(
-        cls, file: str, *, format: str | None, options: dict, settings: LiveSettings, failed, no_video: str
+        cls, file: str | object, *, format: str | None, options: dict, settings: LiveSettings, failed, no_video: str
     ) -> Opened:
-        """Open ``file`` with PyAV and take its video stream; ``failed(error)`` is the MediaError for an FFmpeg error,
-        ``no_video`` the sentence for an input without video."""
+        """Open ``file`` (a URL or device FFmpeg opens, or a file-like object it reads, closed with the input) with
+        PyAV and take its video stream; ``failed(error)`` is the MediaError for an FFmpeg error, ``no_video`` the
+        sentence for an input without video."""
         import av
 
+        reader = None if isinstance(file, str) else file
         # PyAV gives up on a read after about twice its timeout: half of ours is ours.
         timeout = (settings.open_timeout_s, settings.read_timeout_s / 2)
         try:
             container = av.open(file, format=format, options=options, timeout=timeout)
-        except av.FFmpegError as error:
-            raise failed(error) from None
+        except BaseException as error:
+            _close(reader)
+            if isinstance(error, av.FFmpegError):
+                raise failed(error) from None
+            raise
         if not container.streams.video:
             container.close()
+            _close(reader)
             raise MediaError(no_video)
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        return cls(container, stream)
+        return cls(container, stream, reader)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a broken connection may fail too; it is gone either way
             self.container.close()
+        _close(self.reader)
+
+
+def _close(reader: object | None) -> None:
+    with contextlib.suppress(Exception):
+        if reader is not None:
+            reader.close()
 
 
 class LiveFrames:

@@ -7,6 +7,11 @@ camera speaks TCP), connect and read timeouts, and reconnects as
 names an MJPEG stream (``.mjpg``, ``.mjpeg``, ``/mjpg/``, ``video.cgi``) or an HLS playlist
 (``.m3u8``); any other http(s) URL is a file to download (:class:`~trio_core.sources.HttpSource`).
 
+A live URL a request to the server named arrives as a :class:`PinnedURL`: its MJPEG stream is
+read by trio itself, over the pinned connection of :mod:`trio_core.outbound` (the address that
+was checked, each redirect hop checked again), and handed to PyAV as a file; FFmpeg never
+connects. A URL from the command line or the admin's watches file is FFmpeg's to read.
+
 Every way a stream can fail to open is one sentence, with the password masked: nothing
 listening, an unknown host, a server that is not a camera stream, a refused password (never
 retried), no answer within the timeout.
@@ -16,21 +21,25 @@ from __future__ import annotations
 
 import socket
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field
 
 from ..credentials import masked
-from ..errors import MediaError
+from ..errors import ConfigError, MediaError
 from ..frames import SamplingPlan
 from .base import FrameSource, uri_scheme
 from .live import LiveFrames, LiveSettings, Opened, Refused
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..config import EngineConfig
+    from ..outbound import Reach
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "srt")
 _LIVE_HTTP_MARKERS = (".mjpg", ".mjpeg", "/mjpg/", "/mjpeg/", "video.cgi", ".m3u8")
+MAX_REDIRECTS = 3  # as for media URLs
 
 
 class StreamSettings(LiveSettings):
@@ -43,6 +52,23 @@ def is_live_http(target: str) -> bool:
     """Whether an http(s) URL names a live stream (MJPEG, HLS) rather than a file."""
     path = urlsplit(target).path.lower()
     return any(marker in path for marker in _LIVE_HTTP_MARKERS)
+
+
+def is_hls(target: str) -> bool:
+    """Whether a live http(s) URL names an HLS playlist (the other live ones are MJPEG)."""
+    return ".m3u8" in urlsplit(target).path.lower()
+
+
+class PinnedURL(str):
+    """A live MJPEG URL a request named: read only through ``reach`` (each connection, each redirect hop, to an
+    address the rule allows and was checked), never by FFmpeg. A string, so it goes wherever a URL goes."""
+
+    reach: Reach
+
+    def __new__(cls, url: str, reach: Reach) -> PinnedURL:
+        pinned = super().__new__(cls, url)
+        pinned.reach = reach
+        return pinned
 
 
 class StreamSource(FrameSource):
@@ -79,6 +105,10 @@ class StreamSource(FrameSource):
         settings = self.settings_from(config)
         label = masked(url)
         mjpeg = "f" in stream_options(url, settings)  # multipart JPEG: no timestamps of its own
+        if isinstance(target, PinnedURL):
+            reach = target.reach
+            return LiveFrames(lambda: open_mjpeg(url, reach, settings, label), plan, settings, label=label,
+                              by_arrival=True)  # fmt: skip
         return LiveFrames(lambda: open_stream(url, settings, label), plan, settings, label=label, by_arrival=mjpeg)
 
 
@@ -98,7 +128,7 @@ def stream_options(url: str, settings: StreamSettings) -> dict[str, str]:
         options["timeout"] = str(int(settings.read_timeout_s * 1_000_000 / 2))  # socket I/O, microseconds; as below
     elif scheme in ("http", "https"):
         options["rw_timeout"] = str(int(settings.read_timeout_s * 1_000_000 / 2))
-        if ".m3u8" not in urlsplit(url).path.lower():
+        if not is_hls(url):
             options["f"] = "mpjpeg"
     return options
 
@@ -113,6 +143,123 @@ def open_stream(url: str, settings: StreamSettings, label: str) -> Opened:
         failed=lambda error: open_error(label, error, settings),
         no_video=f"'{label}' has no video track: check the URL's path (some cameras serve audio on one).",
     )  # fmt: skip
+
+
+def open_mjpeg(url: str, reach: Reach, settings: StreamSettings, label: str) -> Opened:
+    """Open an MJPEG stream over ``reach``'s pinned connection and hand its body to PyAV, or raise one
+    :class:`MediaError` sentence saying why not. A hop to an address the rule refuses is its
+    :class:`~trio_core.outbound.AddressRefused`, raised before connecting there, and never retried."""
+    import httpx
+
+    timeout = httpx.Timeout(settings.read_timeout_s, connect=settings.open_timeout_s)
+    client = reach.http_client(what="source URL", timeout=timeout, follow_redirects=False)
+    try:
+        response = _answer(client, url, label, settings)
+    except BaseException:
+        client.close()
+        raise
+    options = stream_options(url, settings)
+    for protocol_option in ("f", "rw_timeout"):  # trio reads the connection, not FFmpeg
+        options.pop(protocol_option, None)
+    return Opened.input(
+        _ResponseBody(client, response, label, settings), format="mpjpeg", options=options, settings=settings,
+        failed=lambda error: open_error(label, error, settings),
+        no_video=f"'{label}' has no video track: check the URL's path.",
+    )  # fmt: skip
+
+
+def _answer(client: httpx.Client, url: str, label: str, settings: StreamSettings) -> httpx.Response:
+    """The stream's response (its body not read yet), redirects followed by hand so that the pinned transport checks
+    each hop; a camera's refusal or an error status is one sentence."""
+    import httpx
+
+    from ..outbound import AddressRefused
+
+    where = _where(label)
+    auth = None
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            response = client.send(client.build_request("GET", url), stream=True, auth=auth)
+        except AddressRefused:
+            raise
+        except ConfigError:  # the host does not resolve (now: names come back, and the live reader retries)
+            raise MediaError(
+                f"The host name '{urlsplit(url).hostname}' is not known: check its spelling, or use the camera's IP "
+                "address."
+            ) from None
+        except httpx.ConnectTimeout:
+            raise MediaError(
+                f"{where} did not answer within {settings.open_timeout_s:g} s: check that the camera is on and "
+                "reachable (or raise --source stream.open_timeout_s)."
+            ) from None
+        except httpx.ConnectError as error:
+            if "refused" not in str(error).lower():  # a TLS certificate, an unreachable network
+                raise MediaError(f"'{label}' could not be opened: {masked(str(error))}.") from None
+            raise MediaError(
+                f"Nothing is listening at {where} (connection refused): check the address and the port."
+            ) from None
+        except httpx.TimeoutException:
+            raise MediaError(f"'{label}' sent nothing for {settings.read_timeout_s:g} s.") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise MediaError(f"'{label}' could not be opened: {masked(str(error))}.") from None
+        status = response.status_code
+        challenge = response.headers.get("www-authenticate", "").lower()
+        if status == 401 and auth is None and challenge.startswith("digest") and response.url.username:
+            response.close()  # many cameras ask for digest: answer the challenge once, as FFmpeg does
+            auth = httpx.DigestAuth(response.url.username, response.url.password)
+            continue
+        if response.is_redirect and response.headers.get("location"):
+            response.close()
+            url, auth = urljoin(url, response.headers["location"]), None
+            continue
+        if status in (401, 403):
+            response.close()
+            reason = "401 Unauthorized" if status == 401 else "403 Forbidden"
+            raise Refused(
+                f"The camera at {where} refused the user name or password ({reason}): check them (user:password@ in "
+                "the URL); trio does not retry a refused password."
+            )
+        if status == 404:
+            response.close()
+            raise MediaError(f"The camera at {where} has no stream at '{label}' (404 Not Found): check the URL's path.")
+        if status >= 400:
+            response.close()
+            raise MediaError(f"The camera at {where} answered HTTP {status}: check the URL.")
+        return response
+    raise MediaError(f"'{label}' redirects more than {MAX_REDIRECTS} times: give the stream's own URL.")
+
+
+class _ResponseBody:
+    """An HTTP response's body as the file PyAV reads (not seekable); a stall or a broken connection is a
+    :class:`MediaError` sentence, which the live reader takes as a lost stream and reconnects."""
+
+    def __init__(self, client: httpx.Client, response: httpx.Response, label: str, settings: StreamSettings):
+        self.client, self.response, self.label, self.settings = client, response, label, settings
+        self._chunks = response.iter_raw()
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        import httpx
+
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return b""
+            except httpx.TimeoutException:
+                raise MediaError(f"'{self.label}' sent nothing for {self.settings.read_timeout_s:g} s") from None
+            except httpx.HTTPError as error:
+                raise MediaError(f"'{self.label}' broke off ({masked(str(error))})") from None
+        size = len(self._pending) if size is None or size < 0 else size
+        data, self._pending = self._pending[:size], self._pending[size:]
+        return data
+
+    def close(self) -> None:
+        self.response.close()
+        self.client.close()
 
 
 def open_error(label: str, error: BaseException, settings: StreamSettings) -> MediaError:
