@@ -23,6 +23,7 @@ from ..errors import (
     TrioError,
 )
 from ..frames import TooManyPixels
+from ..outbound import AddressRefused
 
 log = logging.getLogger("trio.server")
 
@@ -62,6 +63,8 @@ def status_of(error: TrioError) -> int:
     """The HTTP status for an error the engine raised while serving a request."""
     if isinstance(error, TooManyPixels):  # media larger than the server decodes: the request is too large
         return 413
+    if isinstance(error, AddressRefused):  # an address the request may not reach (a redirect found on the way)
+        return 403
     if isinstance(error, MediaError | ConfigError | IncompatibleOptimizerError | PluginNotFoundError):
         return 400
     if isinstance(error, ModelLoadError):
