@@ -82,13 +82,7 @@ class SinkWorker:
     def _run(self) -> None:
         store = self.alerts.store
         while not self._stop.is_set():
-            with self._lock:
-                controls, self._controls = self._controls, []
-            for action, watch in controls:
-                try:
-                    getattr(self.connection, action)(watch)
-                except Exception as error:  # announcing is best effort: a sink re-announces on reconnect
-                    log.warning("The sink %s could not %s watch %s: %s", self.label, action, watch["id"], error)
+            self._apply_controls()
             try:
                 due = store.next_deliveries(self.key, self.connection.batch_size)
             except Exception as error:  # a locked or vanished database: wait and read it again
@@ -111,7 +105,17 @@ class SinkWorker:
                 self._wake.clear()
                 continue
             self._attempt(due)
+        self._apply_controls()  # a watch retired just before the stop is still said to be offline
         self.connection.close()
+
+    def _apply_controls(self) -> None:
+        with self._lock:
+            controls, self._controls = self._controls, []
+        for action, watch in controls:
+            try:
+                getattr(self.connection, action)(watch)
+            except Exception as error:  # announcing is best effort: a sink re-announces on reconnect
+                log.warning("The sink %s could not %s watch %s: %s", self.label, action, watch["id"], error)
 
     def _attempt(self, due: list) -> None:
         store = self.alerts.store
