@@ -5,8 +5,10 @@ than they hold, errors that would show the server's own paths."""
 import base64
 import concurrent.futures
 import http.server
+import io
 import json
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,10 @@ def test_a_webcam_source_over_http_names_only_a_camera_or_a_test_pattern(probed,
         "webcam://testsrc2='size=64x48,movie=/etc/hostname'?format=lavfi",  # quoting
         "webcam:///etc/hostname",  # the platform's capture API, on a file that is no camera
         "webcam://0?format=concat",
+        "webcam://testsrc=size=15000x15000:rate=1?format=lavfi",  # a pattern larger than trio decodes
+        "webcam://testsrc=size=64x64:rate=5,scale=w=64+n*1000:h=64+n*1000:eval=frame?format=lavfi",  # growing
+        "webcam://color=c=red:rate=50000?format=lavfi",  # a rate that spins the CPU
+        "webcam://mandelbrot=size=64x48?format=lavfi",  # so does this pattern
     ]
     for source in hostile:
         for background in (False, True):
@@ -208,3 +214,106 @@ def test_errors_name_what_the_client_sent_never_the_server_s_files(probed):
         message = answer.json()["error"]["message"]
         assert tempfile.gettempdir() not in message and str(probed.media) not in message, message
         assert ("broken.mp4" if video == "broken.mp4" else "the video") in message, message
+
+
+def progressive_jpeg_declaring(width: int, height: int) -> bytes:
+    """A tiny progressive JPEG whose frame header (SOF2) declares ``width`` x ``height``: libjpeg holds the
+    coefficients of the whole declared picture, however small it is asked to decode it."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buffer, "JPEG", progressive=True, subsampling=0)
+    data = bytearray(buffer.getvalue())
+    at = data.index(b"\xff\xc2") + 5  # marker, length (2), precision (1): then height, width
+    data[at : at + 4] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def icon_holding(png: bytes) -> bytes:
+    """An ICO whose directory says 256x256 and which holds ``png``, whatever its size."""
+    return struct.pack("<HHHBBBBHHII", 0, 1, 1, 0, 0, 0, 0, 1, 32, len(png), 22) + png
+
+
+def test_formats_that_decode_more_than_their_header_says_are_not_read(probed):
+    bomb = declared_png(12000, 12000)
+    small = (DEMO / "shapes.png").read_bytes()
+    cases = {  # what is sent: (data URL, the status it gets)
+        "progressive JPEG": ("data:image/jpeg;base64,", progressive_jpeg_declaring(13300, 13300), "image_url", 413),
+        "ICO holding a huge PNG": ("data:image/x-icon;base64,", icon_holding(bomb), "image_url", 400),
+        "EPS (Ghostscript)": (
+            "data:image/eps;base64,",
+            b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n{ 1 pop } loop\n",
+            "image_url",
+            400,
+        ),  # fmt: skip
+        "a picture as a video": ("data:video/mp4;base64,", bomb, "video_url", 400),
+        "a small frame, then a huge one": ("data:video/mp4;base64,", small + bomb, "video_url", 400),
+    }
+    before = rss_peak_kb(probed.process.pid)
+    for name, (prefix, payload, kind, status) in cases.items():
+        url = prefix + base64.b64encode(payload).decode()
+        chat = {"model": "trio-tiny", "max_tokens": 2, "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"}, {"type": kind, kind: {"url": url}}]}]}  # fmt: skip
+        answer = httpx.post(probed.url + "/v1/chat/completions", json=chat, headers=probed.user, timeout=120)
+        assert answer.status_code == status, (name, answer.text)
+    growth_mb = (rss_peak_kb(probed.process.pid) - before) / 1024
+    assert growth_mb < 200, growth_mb
+    assert "CalledProcessError" not in probed.process.log.read_text()
+
+
+def test_an_uploaded_video_cannot_name_other_files(probed):
+    folder = Path(tempfile.mkdtemp(prefix="trio-probe-"))  # beside the temporary file the upload is saved to
+    shutil.copy(DEMO / "shapes.png", folder / "secret.png")
+    listing = f"ffconcat version 1.0\nfile {folder.name}/secret.png\n".encode()
+    source = "data:video/mp4;base64," + base64.b64encode(listing).decode()
+    body = {"source": source, "conditions": ORANGE, "background": True}
+    answer = httpx.post(probed.url + "/v1/watch", json=body, headers=probed.user, timeout=60)
+    assert answer.status_code == 400, answer.text
+    assert tempfile.gettempdir() not in answer.text
+    shutil.rmtree(folder)
+
+
+def test_a_watch_s_errors_name_what_the_client_sent(probed):
+    data = bytearray((DEMO / "moving.mp4").read_bytes())
+    data[len(data) // 4 : -2000] = bytes(len(data) // 4 * 3 - 2000)  # a header, then nothing a decoder can use
+    source = "data:video/mp4;base64," + base64.b64encode(bytes(data)).decode()
+    texts = []
+    with httpx.stream("POST", probed.url + "/v1/watch", json={"source": source, "conditions": ORANGE},
+                      headers=probed.user, timeout=120) as answer:  # fmt: skip
+        texts.append(answer.read().decode())
+    background = {"source": source, "conditions": ORANGE, "background": True}
+    answer = httpx.post(probed.url + "/v1/watch", json=background, headers=probed.user, timeout=60)
+    texts.append(answer.text)
+    if answer.status_code == 201:
+        watch = answer.json()["id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            listed = httpx.get(probed.url + "/v1/watch", headers=probed.user, timeout=30).json()["watches"]
+            entry = next(item for item in listed if item["id"] == watch)
+            if entry.get("error"):
+                break
+            time.sleep(0.2)
+        texts.append(json.dumps(entry))  # the admin's own standing watches may name the server's paths: not this
+        httpx.delete(f"{probed.url}/v1/watch/{watch}", headers=probed.user, timeout=60)
+    for text in texts:
+        assert tempfile.gettempdir() + "/tmp" not in text and str(probed.media) not in text, text
+        assert "base64" not in text, text[:300]  # an inline video is named as such, not echoed
+
+
+def test_watches_that_start_together_cannot_pass_the_limit_together(probed):
+    body = {"source": PATTERN, "conditions": ORANGE, "fps": 1, "background": True}
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(
+            lambda _: httpx.post(probed.url + "/v1/watch", json=body, headers=probed.user, timeout=120), range(10)
+        ))  # fmt: skip
+    started = [answer.json()["id"] for answer in answers if answer.status_code == 201]
+    for watch in started:
+        httpx.delete(f"{probed.url}/v1/watch/{watch}", headers=probed.user, timeout=60)
+    assert 1 <= len(started) <= 4 and {answer.status_code for answer in answers} <= {201, 429}
+
+
+def test_a_stream_url_s_passphrase_is_masked(probed):
+    body = {"source": "srt://127.0.0.1:9/?passphrase=SuperSecret123&streamid=u=me,s=Key123", "conditions": ORANGE}
+    answer = httpx.post(probed.url + "/v1/watch", json=body, headers=probed.user, timeout=60)
+    assert answer.status_code == 400
+    assert "SuperSecret123" not in answer.text and "Key123" not in answer.text

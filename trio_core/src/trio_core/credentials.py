@@ -19,7 +19,8 @@ _PARAMETER_IN_TEXT = re.compile(r"([?&#])([^=&#?\s]+)=([^&#\s]*)")
 # Words that make a parameter's name a secret's: token, access_token, X-Api-Key, passwd, client_secret, sig, ...
 _SECRET_WORDS = {
     "secret", "token", "password", "passwd", "pass", "pwd", "key", "apikey", "auth", "authorization", "signature",
-    "sig", "credential", "credentials", "session", "cookie", "jwt", "bearer", "private",
+    "sig", "credential", "credentials", "session", "cookie", "jwt", "bearer", "private", "passphrase", "pw",
+    "streamid",  # SRT: a stream id often carries a user and a resource key
 }  # fmt: skip
 _SECRET_ENDINGS = ("token", "secret", "key", "password", "passwd", "pass", "pwd")
 

@@ -18,6 +18,9 @@ from .errors import MediaError
 # room for a 12-megapixel photo. A file declares its size in a few bytes; a 17 KB PNG can declare 12000 x 12000,
 # which decoded is 430 MB: the size is checked before decoding (EngineConfig.max_pixels sets it).
 MAX_PIXELS = 4096 * 4096
+# The image formats trio decodes, by Pillow's names. Not every format Pillow knows: some decode more than their header
+# says while opening (an ICO or ICNS holds a PNG of any size), and EPS runs Ghostscript on what it is given.
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG opens phones' MPO files too
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,12 +103,14 @@ def read_image(file: str | IO[bytes], label: str, max_pixels: int = MAX_PIXELS):
     Pillow's own errors for the caller to word."""
     from PIL import Image
 
+    Image.init()  # every plugin registered: IMAGE_FORMATS names some Pillow only loads on demand
     try:
-        image = Image.open(file)  # reads the header only
+        image = Image.open(file, formats=IMAGE_FORMATS)  # reads the header only
     except Image.DecompressionBombError:  # Pillow's own ceiling, twice its warning size: far above ours
         raise TooManyPixels(f"{label} declares more pixels than Pillow will decode: send it smaller.") from None
     width, height = image.size
-    if width * height > max_pixels and image.format == "JPEG":
+    # A progressive JPEG is held whole by libjpeg (all its coefficients) however small it is decoded: refused.
+    if width * height > max_pixels and image.format in ("JPEG", "MPO") and not image.info.get("progressive"):
         for divisor in (2, 4, 8):
             if (width // divisor) * (height // divisor) <= max_pixels:
                 image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", (width // divisor, height // divisor))

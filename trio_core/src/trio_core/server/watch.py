@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
+import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -41,6 +43,7 @@ from .streams import sse
 
 router = APIRouter(tags=["watch"])
 HEARTBEAT_S = 10.0
+RESERVED_S = 60.0  # a slot taken for a watch being started, if its stream never begins (the client left first)
 BACKLOG = 64  # events a slow client may fall behind before the watch waits for it
 
 
@@ -92,6 +95,7 @@ class WatchManager:
             changed=self._changed,
         )  # fmt: skip
         self.resolvers: dict[str, MediaResolver] = {}  # what a background watch's fetched video needs, until removed
+        self.reserved: dict[str, float] = {}  # slots of watches being started: token -> when (time.monotonic())
 
     @property
     def supervisor(self) -> Supervisor:
@@ -107,10 +111,21 @@ class WatchManager:
     def _published(self, standing, event) -> None:
         if event.type == "alert":
             self.app.state.telemetry.alerts.inc()
+        resolver = self.resolvers.get(standing.name)
+        if resolver is not None and event.type == "error" and isinstance(event.details.get("message"), str):
+            event.details["message"] = resolver.in_client_words(event.details["message"])
         self.hub.event(event)
 
     def _changed(self, standing) -> None:
-        self.hub.watch(standing.describe())
+        self.hub.watch(self._in_client_words(standing.describe()))
+
+    def _in_client_words(self, listing: dict) -> dict:
+        """A background watch's listing with the server's files it was given (a fetched video) in the client's
+        words: its error would name the temporary file."""
+        resolver = self.resolvers.get(listing["id"])
+        if resolver is not None and isinstance(listing.get("error"), str):
+            listing = {**listing, "error": resolver.in_client_words(listing["error"])}
+        return listing
 
     def find(self, watch_id: str) -> Watch | None:
         standing = self.supervisor.watches.get(watch_id)
@@ -118,13 +133,32 @@ class WatchManager:
 
     def listing(self) -> list[dict]:
         streams = [{**watch.describe(), "kind": "stream", "state": "running"} for watch in self.watches.values()]
-        return streams + self.supervisor.describe()
+        return streams + [self._in_client_words(listing) for listing in self.supervisor.describe()]
 
     def api_started(self) -> int:
         """Watches callers started (streams, background ones until removed: an ended one still holds what it
-        fetched): ``max_watches`` bounds these, not the file's."""
+        fetched, and those being started): ``max_watches`` bounds these, not the file's."""
         background = sum(standing.kind == "background" for standing in list(self.supervisor.watches.values()))
-        return len(self.watches) + background
+        now = time.monotonic()
+        for token, since in list(self.reserved.items()):
+            if now - since > RESERVED_S:
+                self.reserved.pop(token, None)
+        return len(self.watches) + background + len(self.reserved)
+
+    def reserve(self, limit: int) -> str:
+        """Take a slot for a watch about to start, or 429: checked and taken with no await between, so requests
+        that arrive together cannot all pass the check. The slot is the watch's once it runs (:meth:`settle`)."""
+        started = self.api_started()
+        if started >= limit:
+            raise APIError(429, f"Already {started} watches running (the most this server runs).",
+                           headers={"Retry-After": "30"})  # fmt: skip
+        token = uuid.uuid4().hex
+        self.reserved[token] = time.monotonic()
+        return token
+
+    def settle(self, token: str) -> None:
+        """The watch of a reserved slot now counts itself (or failed to start)."""
+        self.reserved.pop(token, None)
 
     def count(self) -> None:
         running = sum(standing.running for standing in list(self.supervisor.watches.values()))
@@ -145,18 +179,10 @@ async def start_watch(body: WatchRequest, request: Request):
     state = request.app.state
     engine = state.host.ready_engine()
     manager: WatchManager = state.watches
-    if manager.api_started() >= state.settings.max_watches:
-        raise APIError(429, f"Already {manager.api_started()} watches running (the most this server runs).",
-                       headers={"Retry-After": "30"})  # fmt: skip
     if body.name is not None and (body.name in manager.watches or body.name in manager.supervisor.watches):
         raise APIError(409, f"A watch called {body.name!r} already exists: stop it or pick another name.")
+    slot = manager.reserve(state.settings.max_watches)
     resolver = MediaResolver(state.settings, engine.config.max_pixels)
-    # Every sink connects only where a request may reach (trio_core.outbound), pinned to the addresses checked:
-    # a refused receiver is a 403, an unknown scheme or a bad URL a 400, now.
-    try:
-        await run_in_threadpool(manager.service.check_sinks, body.sinks, resolver.reach)
-    except AddressRefused as error:
-        raise APIError(403, str(error)) from None
     cooldown = body.cooldown_s if body.cooldown_s is not None else state.settings.alert_cooldown_s
     settings = WatchSettings(
         **body.model_dump(include={"fps", "confirm", "clear", "window", "threshold", "realtime", "max_tokens"}),
@@ -164,21 +190,35 @@ async def start_watch(body: WatchRequest, request: Request):
         max_side=min(body.max_side or engine.config.max_side, state.settings.request_max_side),
     )
     try:
+        # Every sink connects only where a request may reach (trio_core.outbound), pinned to the addresses checked:
+        # a refused receiver is a 403, an unknown scheme or a bad URL a 400, now.
+        try:
+            await run_in_threadpool(manager.service.check_sinks, body.sinks, resolver.reach)
+        except AddressRefused as error:
+            raise APIError(403, str(error)) from None
         target = await run_in_threadpool(watch_target, resolver, body.source)
         if body.background:
-            return await start_background(manager, body, target, settings, resolver)
+            listing = await start_background(manager, body, target, settings, resolver)
+            manager.settle(slot)
+            return listing
         loop = asyncio.get_running_loop()
         # Opened now: no source for it, nothing listening, a refused password are a 4xx, not an event in the stream.
         watch = await run_in_threadpool(
             lambda: manager.service.start(
-                engine, target, body.conditions, settings, name=body.name, label=body.source,
+                engine, target, body.conditions, settings, name=body.name, label=client_label(body.source),
                 turn=model_turn(state.host, loop), on_answer=state.telemetry.answered, sinks=body.sinks,
             )
         )  # fmt: skip
-    except BaseException as error:  # what was fetched goes, and the error names what the client sent
+    except BaseException as error:  # the slot is free, what was fetched goes, the error names what the client sent
+        manager.settle(slot)
         resolver.__exit__(type(error), error, error.__traceback__)
         raise
-    return StreamingResponse(events(request, watch, resolver), media_type="text/event-stream")
+    return StreamingResponse(events(request, watch, resolver, slot), media_type="text/event-stream")
+
+
+def client_label(source: str) -> str:
+    """How a watch's source is shown: as the client gave it, but an inline video as just that, not its bytes."""
+    return "an inline video (data: URL)" if source.startswith("data:") else source
 
 
 async def start_background(manager: WatchManager, body: WatchRequest, target, settings, resolver) -> JSONResponse:
@@ -192,8 +232,9 @@ async def start_background(manager: WatchManager, body: WatchRequest, target, se
     # caller lets go of the resolver if this fails).
     engine = manager.app.state.host.ready_engine()
     # Then let go of it: the supervisor's watch opens its own (a webcam is one device, a camera counts connections).
-    await run_in_threadpool(lambda: manager.service.probe(engine, target, body.conditions, settings, label=body.source))
-    entry = Entry(name, spec, {"source": body.source, "sinks": body.sinks})
+    label = client_label(body.source)
+    await run_in_threadpool(lambda: manager.service.probe(engine, target, body.conditions, settings, label=label))
+    entry = Entry(name, spec, {"source": label, "sinks": body.sinks})
     try:
         standing = await run_in_threadpool(manager.supervisor.add, entry)
     except TrioError:  # the name was taken meanwhile
@@ -244,13 +285,14 @@ def model_turn(host, loop: asyncio.AbstractEventLoop):
 _END = object()
 
 
-async def events(request: Request, watch: Watch, resolver: MediaResolver):
+async def events(request: Request, watch: Watch, resolver: MediaResolver, slot: str):
     state = request.app.state
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     room = threading.BoundedSemaphore(BACKLOG)  # the watch waits while a slow client is this far behind
-    # Registered here, not in the handler: a stream that never starts then holds no slot.
+    # Registered here, not in the handler: a stream that never starts holds its reserved slot a minute at most.
     state.watches.watches[watch.id] = watch
+    state.watches.settle(slot)
     state.watches.count()
 
     def produce() -> None:  # on a worker thread: the watch reads and runs the model there
@@ -264,10 +306,13 @@ async def events(request: Request, watch: Watch, resolver: MediaResolver):
             for event in watch:
                 if event.type == "alert":
                     state.telemetry.alerts.inc()
+                if event.type == "error" and isinstance(event.details.get("message"), str):  # a fetched file's name
+                    event.details["message"] = resolver.in_client_words(event.details["message"])
                 state.watches.hub.event(event)
                 put(sse(event.to_dict(jpeg=True), event.type))
         except Exception as error:  # the stream says what went wrong, then ends
-            put(sse(watch.event("error", message=stream_error(error)["error"]["message"]).to_dict(), "error"))
+            message = resolver.in_client_words(stream_error(error)["error"]["message"])
+            put(sse(watch.event("error", message=message).to_dict(), "error"))
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, _END)
 

@@ -12,7 +12,7 @@ from urllib.request import url2pathname
 import numpy as np
 
 from ..errors import MediaError
-from ..frames import Frame, SamplingPlan, TooManyPixels, fit_within, read_image
+from ..frames import IMAGE_FORMATS, Frame, SamplingPlan, TooManyPixels, fit_within, read_image
 from .base import FrameSource
 from .unreadable import check_file, unreadable_message
 from .video import VideoFrames
@@ -27,8 +27,9 @@ def _read_image(path: Path, plan: SamplingPlan, label: str) -> Frame | None:
     """The image at ``path`` as one frame, or ``None`` when it is animated (then it is read as a video)."""
     from PIL import Image, UnidentifiedImageError
 
+    Image.init()  # every plugin registered: IMAGE_FORMATS names some Pillow only loads on demand
     try:
-        with Image.open(path) as header:  # the header only: an animation is read as a video
+        with Image.open(path, formats=IMAGE_FORMATS) as header:  # the header only: an animation is read as a video
             if getattr(header, "is_animated", False):
                 return None
         with read_image(path, f"'{label}'", plan.max_pixels) as image:

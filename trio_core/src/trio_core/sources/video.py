@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import MediaError
-from ..frames import Frame, SamplingPlan, check_pixels, scale_arguments
+from ..frames import MAX_PIXELS, Frame, SamplingPlan, check_pixels, scale_arguments
 from ..sampling import sample_timestamps
 from .unreadable import damaged_message, os_error_message, undecodable_message, unreadable_message
 
@@ -67,7 +67,7 @@ class VideoFrames:
         self.frames_decoded = 0
         import av
 
-        container = _open_container(self.path, self.label)
+        container = _open_container(self.path, self.label, plan.max_pixels)
         try:
             stream = _video_stream(container, self.label)
             self._stream_index = stream.index
@@ -129,7 +129,10 @@ class VideoFrames:
     def __iter__(self) -> Iterator[Frame]:
         import av
 
-        decoder = _Decoder(self.path, self.label, self._stream_index, self._start, self.info.fps, self._sequential)
+        decoder = _Decoder(
+            self.path, self.label, self._stream_index, self._start, self.info.fps, self._sequential,
+            self.plan.max_pixels,
+        )  # fmt: skip
         scale = scale_arguments(self.info.width, self.info.height, self.plan.max_side)
         bar = tqdm(total=len(self.timestamps), desc=self.path.name, unit="frame", delay=1.0, disable=None, leave=False)
         seen: set[float] = set()
@@ -174,9 +177,13 @@ class _Decoder:
     ``<= t``, or the first frame when ``t`` precedes it), as ``(frame, time, index)``.
     """
 
-    def __init__(self, path: Path, label: str, stream_index: int, start: float, fps: float | None, sequential: bool):
+    def __init__(
+        self, path: Path, label: str, stream_index: int, start: float, fps: float | None, sequential: bool,
+        max_pixels: int = MAX_PIXELS,
+    ):  # fmt: skip
         self.path, self.label, self.stream_index = path, label, stream_index
         self.start, self.fps, self.sequential = start, fps, sequential
+        self.max_pixels = max_pixels
         self.frames_decoded = 0
         self.errors = 0  # decode errors in a row
         self.position = start  # time of the latest decoded frame
@@ -186,9 +193,12 @@ class _Decoder:
     def _reopen(self) -> None:
         if self.container is not None:
             self.container.close()
-        self.container = _open_container(self.path, self.label)
+        self.container = _open_container(self.path, self.label, self.max_pixels)
         self.stream = self.container.streams[self.stream_index]
         self.stream.thread_type = "AUTO"
+        # The decoder refuses a frame larger than the cap before it allocates it: a file may declare a small size
+        # and then carry a huge frame (two PNGs in a row, a resolution change).
+        self.stream.codec_context.options = {"max_pixels": str(self.max_pixels)}
         self._restart()
         self.counted = 0  # frames decoded since the start of the file; None once a seek loses count
 
@@ -285,11 +295,24 @@ class _Decoder:
             return self.on_screen if self.on_screen is not None else self.ahead
 
 
-def _open_container(path: Path, label: str):
+# The demuxers a video file is read with: containers and raw streams of pictures. Not the formats that name other
+# files or URLs to open (concat lists, HLS and DASH playlists, SDP, IMF, ...): a file a request uploaded could make
+# FFmpeg read the server's files through them, and a video file is one file.
+VIDEO_DEMUXERS = (
+    "mov", "matroska", "webm", "avi", "mpegts", "mpeg", "mpegvideo", "m4v", "flv", "asf", "ogg", "nut", "mxf", "dv",
+    "wtv", "rm", "vob", "ivf", "obu", "av1", "h264", "hevc", "vvc", "mjpeg", "mpjpeg", "gif", "apng", "yuv4mpegpipe",
+    "image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe",
+    "wav", "mp3", "aac", "flac", "aiff",  # audio only: read to say it has no video
+)  # fmt: skip
+
+
+def _open_container(path: Path, label: str, max_pixels: int = MAX_PIXELS):
     import av
 
+    # max_pixels: FFmpeg decodes a frame while it probes some files (an image as a video); a larger one is refused.
+    options = {"format_whitelist": ",".join(VIDEO_DEMUXERS), "max_pixels": str(max_pixels)}
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        return av.open(str(path), metadata_errors="ignore", options=options)
     except av.FFmpegError as exc:
         raise MediaError(unreadable_message(path, label, exc)) from None
     except OSError as exc:

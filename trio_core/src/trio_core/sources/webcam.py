@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import re
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
@@ -37,15 +39,25 @@ PLATFORM_FORMATS = {"linux": "v4l2", "darwin": "avfoundation", "win32": "dshow"}
 DEVICE_OPTIONS = ("video_size", "framerate", "input_format", "pixel_format")
 
 # What a request over HTTP may have FFmpeg's lavfi device make: test patterns and filters that read no file and
-# open no URL (``movie=``, ``amovie=``, ``sendcmd=f=``, ``drawtext=textfile=``, ``zmq`` ... do, so they are not here).
-# An allow-list, not a deny-list: a filter FFmpeg adds tomorrow is refused until someone reads what it opens.
-LAVFI_PATTERNS = frozenset({
-    "testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "yuvtestsrc", "pal75bars", "pal100bars",
-    "color", "allrgb", "allyuv", "mandelbrot", "nullsrc",
-})  # fmt: skip
-LAVFI_FILTERS = frozenset({"realtime", "scale", "fps", "format", "hflip", "vflip", "transpose", "setpts", "noise"})
-# Nothing that quotes, escapes, labels pads or starts a second chain: the graph splits on ',' exactly as FFmpeg's does.
-_LAVFI_FILTER = re.compile(r"^(?P<name>[a-z0-9_]+)(=[A-Za-z0-9_.:=/+-]*)?$")
+# open no URL (``movie=``, ``amovie=``, ``sendcmd=f=``, ``drawtext=textfile=``, ``zmq`` ... do, so they are not here),
+# each with the options it may take and the form of their values. An allow-list, not a deny-list: a filter or an
+# option FFmpeg adds tomorrow is refused until someone reads what it does. No expressions (``scale=w=64+n*100``
+# grows the frames without bound), sizes within the pixel cap, rates a camera has.
+_SIZE, _RATE, _WORD, _NUMBER = r"\d{1,5}x\d{1,5}", r"\d{1,5}(\.\d{1,3})?(/\d{1,5})?", r"[a-z0-9]{1,32}", r"\d{1,5}"
+_PATTERN_OPTIONS = {"size": _SIZE, "s": _SIZE, "rate": _RATE, "r": _RATE, "duration": _RATE, "d": _RATE}
+LAVFI_PATTERNS = {
+    name: _PATTERN_OPTIONS
+    for name in ("testsrc", "testsrc2", "smptebars", "smptehdbars", "rgbtestsrc", "yuvtestsrc", "pal75bars",
+                 "pal100bars")
+} | {"color": {**_PATTERN_OPTIONS, "color": _WORD, "c": _WORD}}  # fmt: skip
+LAVFI_FILTERS = {
+    "realtime": {}, "hflip": {}, "vflip": {}, "scale": {"w": _NUMBER, "h": _NUMBER}, "fps": {"fps": _RATE},
+    "format": {"pix_fmts": _WORD}, "transpose": {"dir": _WORD},
+}  # fmt: skip
+MAX_LAVFI_RATE = 60.0
+# Nothing that quotes, escapes, labels pads or starts a second chain: the graph splits on ',' and ':' exactly as
+# FFmpeg's parser does.
+_LAVFI_FILTER = re.compile(r"^(?P<name>[a-z0-9_]+)(=(?P<options>[A-Za-z0-9_.:=/]*))?$")
 _V4L2_NODE = re.compile(r"^/dev/video\d+$")
 
 
@@ -118,15 +130,8 @@ def check_requested_device(target: str) -> Device:
     device = parse_webcam(target)
     label = target.partition("?")[0]
     if device.format == "lavfi":
-        filters = device.file.split(",")
-        for position, text in enumerate(filters):
-            match = _LAVFI_FILTER.match(text)
-            allowed = LAVFI_PATTERNS if position == 0 else LAVFI_FILTERS
-            if match is None or match["name"] not in allowed:
-                raise NotACaptureDevice(
-                    f"'{label}' asks FFmpeg's lavfi device for more than a test pattern: over HTTP it makes only "
-                    f"{', '.join(sorted(LAVFI_PATTERNS))}, followed by {', '.join(sorted(LAVFI_FILTERS))}."
-                )
+        for position, text in enumerate(device.file.split(",")):
+            _check_lavfi_filter(text, LAVFI_PATTERNS if position == 0 else LAVFI_FILTERS, label)
         return device
     if device.format != platform_format():
         raise NotACaptureDevice(
@@ -139,6 +144,40 @@ def check_requested_device(target: str) -> Device:
             "webcam:///dev/videoN."
         )
     return device
+
+
+def _check_lavfi_filter(text: str, allowed: dict[str, dict[str, str]], label: str) -> None:
+    """One filter of a requested lavfi graph: allowed, with allowed options of the allowed form (see LAVFI_PATTERNS)."""
+    from ..frames import MAX_PIXELS
+
+    def refuse(why: str) -> NotACaptureDevice:
+        return NotACaptureDevice(
+            f"'{label}' asks FFmpeg's lavfi device for {why}: over HTTP it makes only a test pattern "
+            f"({', '.join(LAVFI_PATTERNS)}) with name=value options (size, rate, duration), followed by "
+            f"{', '.join(LAVFI_FILTERS)}."
+        )
+
+    match = _LAVFI_FILTER.match(text)
+    if match is None or match["name"] not in allowed:
+        raise refuse(f"more than a test pattern ({text!r})")
+    known = allowed[match["name"]]
+    for option in filter(None, (match["options"] or "").split(":")):
+        key, equals, value = option.partition("=")
+        if not equals or key not in known or not re.fullmatch(known[key], value):
+            raise refuse(f"an option it does not allow ({option!r} of {match['name']})")
+        if known[key] == _SIZE and math.prod(int(side) for side in value.split("x")) > MAX_PIXELS:
+            raise refuse(f"frames larger than trio decodes ({value})")
+        if known[key] == _RATE and key not in ("duration", "d") and not 0 < _rate(value) <= MAX_LAVFI_RATE:
+            raise refuse(f"a rate that is not above 0 and at most {MAX_LAVFI_RATE:g} frames a second ({value})")
+        if match["name"] == "scale" and int(value) > 4096:
+            raise refuse(f"frames larger than trio decodes ({key}={value})")
+
+
+def _rate(value: str) -> float:
+    try:
+        return float(Fraction(value))
+    except (ValueError, ZeroDivisionError):
+        return 0.0
 
 
 class WebcamSource(FrameSource):
