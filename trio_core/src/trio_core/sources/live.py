@@ -212,6 +212,8 @@ class LiveFrames:
         declared = stream.codec_context
         if declared.width and declared.height:  # refused before a frame of it is decoded
             check_pixels(declared.width, declared.height, self.plan.max_pixels, f"'{self.label}'")
+        # And a frame that grows later: the decoder refuses it before allocating it (a decode error, then a reconnect).
+        declared.options = {**declared.options, "max_pixels": str(self.plan.max_pixels)}
 
         def now() -> float:  # seconds since the input opened, never before a frame already given
             elapsed = time.monotonic() - self._started
