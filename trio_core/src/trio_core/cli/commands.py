@@ -97,7 +97,12 @@ def eval_command(suite_name, limit, compare, compare_backends, as_json, **option
     "--allow-public-without-key", is_flag=True, default=None,
     help="Serve a non-loopback address with no API key (anyone who reaches it may use the model).",
 )  # fmt: skip
-@click.option("--allow-private-urls", is_flag=True, default=None, help="Let media URLs reach private addresses.")
+@click.option(
+    "--allow-private-urls",
+    is_flag=True,
+    default=None,
+    help="Let what a request names (media URLs, live streams, sinks) reach private, loopback and link-local addresses [env TRIO_ALLOW_PRIVATE_URLS].",
+)
 @click.option("--queue-size", type=int, help="Requests that may wait for the model before 429 [env TRIO_QUEUE_SIZE].")
 @click.option("--json-logs", is_flag=True, default=None, help="One JSON object per log line [env TRIO_JSON_LOGS].")
 @click.option(
