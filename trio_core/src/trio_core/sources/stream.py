@@ -27,7 +27,7 @@ from pydantic import Field
 
 from ..credentials import masked
 from ..errors import ConfigError, MediaError
-from ..frames import SamplingPlan
+from ..frames import MAX_PIXELS, SamplingPlan
 from .base import FrameSource, uri_scheme
 from .live import LiveFrames, LiveSettings, Opened, Refused
 
@@ -107,9 +107,10 @@ class StreamSource(FrameSource):
         mjpeg = "f" in stream_options(url, settings)  # multipart JPEG: no timestamps of its own
         if isinstance(target, PinnedURL):
             reach = target.reach
-            return LiveFrames(lambda: open_mjpeg(url, reach, settings, label), plan, settings, label=label,
-                              by_arrival=True)  # fmt: skip
-        return LiveFrames(lambda: open_stream(url, settings, label), plan, settings, label=label, by_arrival=mjpeg)
+            return LiveFrames(lambda: open_mjpeg(url, reach, settings, label, plan.max_pixels), plan, settings,
+                              label=label, by_arrival=True)  # fmt: skip
+        return LiveFrames(lambda: open_stream(url, settings, label, plan.max_pixels), plan, settings, label=label,
+                          by_arrival=mjpeg)  # fmt: skip
 
 
 def stream_options(url: str, settings: StreamSettings) -> dict[str, str]:
@@ -133,11 +134,12 @@ def stream_options(url: str, settings: StreamSettings) -> dict[str, str]:
     return options
 
 
-def open_stream(url: str, settings: StreamSettings, label: str) -> Opened:
+def open_stream(url: str, settings: StreamSettings, label: str, max_pixels: int = MAX_PIXELS) -> Opened:
     """Open a camera stream and its video track, or raise one :class:`MediaError` sentence saying why not."""
 
     _check_host(url, label)
-    options = stream_options(url, settings)
+    # max_pixels: FFmpeg decodes a frame or two while it opens a stream; a camera's larger one is refused there.
+    options = {**stream_options(url, settings), "max_pixels": str(max_pixels)}
     return Opened.input(
         url, format=options.pop("f", None), options=options, settings=settings,
         failed=lambda error: open_error(label, error, settings),
@@ -145,7 +147,7 @@ def open_stream(url: str, settings: StreamSettings, label: str) -> Opened:
     )  # fmt: skip
 
 
-def open_mjpeg(url: str, reach: Reach, settings: StreamSettings, label: str) -> Opened:
+def open_mjpeg(url: str, reach: Reach, settings: StreamSettings, label: str, max_pixels: int = MAX_PIXELS) -> Opened:
     """Open an MJPEG stream over ``reach``'s pinned connection and hand its body to PyAV, or raise one
     :class:`MediaError` sentence saying why not. A hop to an address the rule refuses is its
     :class:`~trio_core.outbound.AddressRefused`, raised before connecting there, and never retried."""
@@ -158,7 +160,7 @@ def open_mjpeg(url: str, reach: Reach, settings: StreamSettings, label: str) -> 
     except BaseException:
         client.close()
         raise
-    options = stream_options(url, settings)
+    options = {**stream_options(url, settings), "max_pixels": str(max_pixels)}
     for protocol_option in ("f", "rw_timeout"):  # trio reads the connection, not FFmpeg
         options.pop(protocol_option, None)
     return Opened.input(

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, unquote
 from pydantic import Field
 
 from ..errors import MediaError
-from ..frames import SamplingPlan
+from ..frames import MAX_PIXELS, SamplingPlan
 from .base import FrameSource
 from .live import LiveFrames, LiveSettings, Opened, Refused
 
@@ -195,15 +195,17 @@ class WebcamSource(FrameSource):
         settings = self.settings_from(config)
         device = parse_webcam(str(target), settings)
         label = str(target)
-        return LiveFrames(lambda: open_device(device, settings, label), plan, settings, label=label)
+        return LiveFrames(lambda: open_device(device, settings, label, plan.max_pixels), plan, settings, label=label)
 
 
-def open_device(device: Device, settings: WebcamSettings, label: str) -> Opened:
+def open_device(device: Device, settings: WebcamSettings, label: str, max_pixels: int = MAX_PIXELS) -> Opened:
     """Open a capture device, or raise one :class:`MediaError` sentence saying why not."""
 
     check_device(device)
+    # max_pixels: FFmpeg may decode a frame while it opens the device; a larger one is refused there.
+    options = {**device.options, "max_pixels": str(max_pixels)}
     return Opened.input(
-        device.file, format=device.format, options=device.options, settings=settings,
+        device.file, format=device.format, options=options, settings=settings,
         failed=lambda error: _device_error(label, device, settings, error), no_video=f"'{label}' gives no video.",
     )  # fmt: skip
 
