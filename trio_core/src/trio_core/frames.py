@@ -97,17 +97,27 @@ def check_pixels(width: int, height: int, max_pixels: int, label: str) -> None:
 
 
 def read_image(file: str | IO[bytes], label: str, max_pixels: int = MAX_PIXELS):
-    """Open and decode an image with Pillow, never holding more than ``max_pixels`` of it: its declared size is
-    checked first; a larger JPEG is decoded reduced (DCT scaling, 1/2 to 1/8) where that brings it under the cap, and
-    anything else larger is :class:`TooManyPixels`. Returns the PIL image, loaded; other unreadable data raises
-    Pillow's own errors for the caller to word."""
+    """Open and decode an image with Pillow, never holding more than ``max_pixels`` of it (see :func:`decode_within`).
+    Returns the PIL image, loaded; other unreadable data raises Pillow's own errors for the caller to word."""
+    return decode_within(open_picture(file, label), label, max_pixels)
+
+
+def open_picture(file: str | IO[bytes], label: str):
+    """An image opened with Pillow in one of :data:`IMAGE_FORMATS`, its header read and nothing decoded; Pillow's own
+    size ceiling is :class:`TooManyPixels`."""
     from PIL import Image
 
     Image.init()  # every plugin registered: IMAGE_FORMATS names some Pillow only loads on demand
     try:
-        image = Image.open(file, formats=IMAGE_FORMATS)  # reads the header only
+        return Image.open(file, formats=IMAGE_FORMATS)
     except Image.DecompressionBombError:  # Pillow's own ceiling, twice its warning size: far above ours
         raise TooManyPixels(f"{label} declares more pixels than Pillow will decode: send it smaller.") from None
+
+
+def decode_within(image, label: str, max_pixels: int):
+    """Decode an opened image (:func:`open_picture`) only if its declared size is within ``max_pixels``: a larger JPEG
+    is decoded reduced (DCT scaling, 1/2 to 1/8) where that brings it under the cap, anything else larger is
+    :class:`TooManyPixels` (the image closed)."""
     width, height = image.size
     # A progressive JPEG is held whole by libjpeg (all its coefficients) however small it is decoded: refused.
     if width * height > max_pixels and image.format in ("JPEG", "MPO") and not image.info.get("progressive"):

@@ -12,7 +12,7 @@ from urllib.request import url2pathname
 import numpy as np
 
 from ..errors import MediaError
-from ..frames import IMAGE_FORMATS, Frame, SamplingPlan, TooManyPixels, fit_within, read_image
+from ..frames import Frame, SamplingPlan, decode_within, fit_within, open_picture
 from .base import FrameSource
 from .unreadable import check_file, unreadable_message
 from .video import VideoFrames
@@ -25,17 +25,14 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", 
 
 def _read_image(path: Path, plan: SamplingPlan, label: str) -> Frame | None:
     """The image at ``path`` as one frame, or ``None`` when it is animated (then it is read as a video)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
-    Image.init()  # every plugin registered: IMAGE_FORMATS names some Pillow only loads on demand
     try:
-        with Image.open(path, formats=IMAGE_FORMATS) as header:  # the header only: an animation is read as a video
-            if getattr(header, "is_animated", False):
+        with open_picture(path, f"'{label}'") as image:
+            if getattr(image, "is_animated", False):  # read as a video
                 return None
-        with read_image(path, f"'{label}'", plan.max_pixels) as image:
+            decode_within(image, f"'{label}'", plan.max_pixels)
             return Frame(image=fit_image(image, plan.max_side), timestamp=0.0, index=0)
-    except Image.DecompressionBombError:
-        raise TooManyPixels(f"'{label}' declares more pixels than Pillow will decode: send it smaller.") from None
     except UnidentifiedImageError:
         raise MediaError(unreadable_message(path, label)) from None
     except (OSError, SyntaxError, ValueError) as exc:  # PIL reports truncated and damaged data this way
