@@ -112,8 +112,8 @@ class WatchManager:
         if event.type == "alert":
             self.app.state.telemetry.alerts.inc()
         resolver = self.resolvers.get(standing.name)
-        if resolver is not None and event.type == "error" and isinstance(event.details.get("message"), str):
-            event.details["message"] = resolver.in_client_words(event.details["message"])
+        if resolver is not None:
+            reword_error(event, resolver)
         self.hub.event(event)
 
     def _changed(self, standing) -> None:
@@ -216,6 +216,12 @@ async def start_watch(body: WatchRequest, request: Request):
     return StreamingResponse(events(request, watch, resolver, slot), media_type="text/event-stream")
 
 
+def reword_error(event, resolver: MediaResolver) -> None:
+    """An ``error`` event's message in the client's words: it may name a file fetched for the watch."""
+    if event.type == "error" and isinstance(event.details.get("message"), str):
+        event.details["message"] = resolver.in_client_words(event.details["message"])
+
+
 def client_label(source: str) -> str:
     """How a watch's source is shown: as the client gave it, but an inline video as just that, not its bytes."""
     return "an inline video (data: URL)" if source.startswith("data:") else source
@@ -306,8 +312,7 @@ async def events(request: Request, watch: Watch, resolver: MediaResolver, slot: 
             for event in watch:
                 if event.type == "alert":
                     state.telemetry.alerts.inc()
-                if event.type == "error" and isinstance(event.details.get("message"), str):  # a fetched file's name
-                    event.details["message"] = resolver.in_client_words(event.details["message"])
+                reword_error(event, resolver)
                 state.watches.hub.event(event)
                 put(sse(event.to_dict(jpeg=True), event.type))
         except Exception as error:  # the stream says what went wrong, then ends

@@ -113,10 +113,12 @@ class StreamSource(FrameSource):
                           by_arrival=mjpeg)  # fmt: skip
 
 
-def stream_options(url: str, settings: StreamSettings) -> dict[str, str]:
+def stream_options(url: str, settings: StreamSettings, max_pixels: int = MAX_PIXELS) -> dict[str, str]:
     """FFmpeg options for opening ``url`` with little delay and bounded waits."""
     scheme = uri_scheme(url)
     options = {
+        # FFmpeg decodes a frame or two while it opens a stream: a camera's frame larger than the cap is refused there.
+        "max_pixels": str(max_pixels),
         # Start decoding quickly: probe less, buffer nothing we do not need.
         "fflags": "nobuffer",
         "flags": "low_delay",
@@ -138,8 +140,7 @@ def open_stream(url: str, settings: StreamSettings, label: str, max_pixels: int 
     """Open a camera stream and its video track, or raise one :class:`MediaError` sentence saying why not."""
 
     _check_host(url, label)
-    # max_pixels: FFmpeg decodes a frame or two while it opens a stream; a camera's larger one is refused there.
-    options = {**stream_options(url, settings), "max_pixels": str(max_pixels)}
+    options = stream_options(url, settings, max_pixels)
     return Opened.input(
         url, format=options.pop("f", None), options=options, settings=settings,
         failed=lambda error: open_error(label, error, settings),
@@ -160,7 +161,7 @@ def open_mjpeg(url: str, reach: Reach, settings: StreamSettings, label: str, max
     except BaseException:
         client.close()
         raise
-    options = {**stream_options(url, settings), "max_pixels": str(max_pixels)}
+    options = stream_options(url, settings, max_pixels)
     for protocol_option in ("f", "rw_timeout"):  # trio reads the connection, not FFmpeg
         options.pop(protocol_option, None)
     return Opened.input(
